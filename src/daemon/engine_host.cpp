@@ -1,0 +1,93 @@
+#include "daemon/engine_host.hpp"
+
+#include "base/log.hpp"
+
+#include <algorithm>
+
+namespace bgcopy::daemon {
+
+std::uint64_t EventHub::add(Listener listener) {
+  std::lock_guard lock(mu_);
+  listeners_.emplace_back(next_, std::move(listener));
+  return next_++;
+}
+
+void EventHub::remove(std::uint64_t token) {
+  std::lock_guard lock(mu_);
+  std::erase_if(listeners_, [&](const auto& p) { return p.first == token; });
+}
+
+void EventHub::on_event(const engine::Event& event) {
+  std::lock_guard lock(mu_);
+  for (const auto& [token, l] : listeners_) l(event);
+}
+
+EngineHost::EngineHost(engine::EngineConfig config, const Clock& clock, engine::JobStore& store,
+                       engine::TransferPort& transfer, engine::StagingPort& staging,
+                       engine::EventSink& events)
+    : engine_(config, clock, store, transfer, staging, events) {}
+
+EngineHost::~EngineHost() { stop(); }
+
+Status EngineHost::start() {
+  {
+    std::lock_guard lock(engine_mu_);
+    BGCOPY_TRY(engine_.load());
+  }
+  thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+void EngineHost::stop() {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(engine_mu_);
+  engine_.shutdown();
+}
+
+void EngineHost::post(engine::TransferEvent event) {
+  {
+    std::lock_guard lock(queue_mu_);
+    queue_.push_back(std::move(event));
+  }
+  queue_cv_.notify_one();
+}
+
+void EngineHost::wake() {
+  {
+    std::lock_guard lock(queue_mu_);
+    dirty_ = true;
+  }
+  queue_cv_.notify_one();
+}
+
+void EngineHost::loop() {
+  std::optional<MonoTime> deadline;
+  for (;;) {
+    std::deque<engine::TransferEvent> batch;
+    {
+      std::unique_lock lock(queue_mu_);
+      auto ready = [&] { return stopping_ || dirty_ || !queue_.empty(); };
+      if (deadline) {
+        // The engine's deadlines are steady_clock instants (SystemClock in production).
+        queue_cv_.wait_until(lock, *deadline, ready);
+      } else {
+        queue_cv_.wait(lock, ready);
+      }
+      if (stopping_) return;
+      batch.swap(queue_);
+      dirty_ = false;
+    }
+    std::lock_guard lock(engine_mu_);
+    for (const auto& ev : batch) engine_.on_transfer_event(ev);
+    engine_.tick();
+    deadline = engine_.next_deadline();
+  }
+}
+
+}  // namespace bgcopy::daemon

@@ -1,0 +1,98 @@
+#include "fs/access.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace bgcopy::fs {
+
+std::optional<UserIdentity> lookup_user(uid_t uid) {
+  long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 4096);
+  passwd pw{};
+  passwd* found = nullptr;
+  for (;;) {
+    const int rc = getpwuid_r(uid, &pw, buf.data(), buf.size(), &found);
+    if (rc == ERANGE && buf.size() < (1U << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (rc != 0 || found == nullptr) {
+      return std::nullopt;
+    }
+    break;
+  }
+  UserIdentity id{uid, pw.pw_gid, {}};
+  int count = 32;
+  for (;;) {
+    std::vector<gid_t> groups(static_cast<std::size_t>(count));
+    int n = count;
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) >= 0) {
+      groups.resize(static_cast<std::size_t>(n));
+      id.groups = std::move(groups);
+      break;
+    }
+    // getgrouplist stores the needed count in n when the buffer was too small.
+    if (n <= count || n > 65536) {
+      id.groups = {pw.pw_gid};
+      break;
+    }
+    count = n;
+  }
+  if (std::find(id.groups.begin(), id.groups.end(), id.gid) == id.groups.end()) {
+    id.groups.push_back(id.gid);
+  }
+  return id;
+}
+
+bool user_may_access(const UserIdentity& who, const struct stat& st, int want) {
+  const mode_t mode = st.st_mode;
+  if (who.uid == 0) {
+    // Root bypasses read/write checks; execute needs at least one x bit on non-directories.
+    if ((want & X_OK) != 0 && !S_ISDIR(mode) && (mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) {
+      return false;
+    }
+    return true;
+  }
+  int shift = 0;  // "other"
+  if (st.st_uid == who.uid) {
+    shift = 6;
+  } else if (std::find(who.groups.begin(), who.groups.end(), st.st_gid) != who.groups.end()) {
+    shift = 3;
+  }
+  const auto granted = static_cast<int>((mode >> shift) & 07);
+  return (granted & want) == want;
+}
+
+bool user_can_write_dir(uid_t uid, const struct stat& st) {
+  if (!S_ISDIR(st.st_mode)) {
+    return false;
+  }
+  auto who = lookup_user(uid);
+  // An unknown uid still has an identity for the kernel; it simply belongs to no group.
+  const UserIdentity id = who ? *who : UserIdentity{uid, static_cast<gid_t>(-1), {}};
+  return user_may_access(id, st, W_OK | X_OK);
+}
+
+bool user_can_read_path(uid_t uid, const std::string& path) {
+  if (path.empty() || path.front() != '/') {
+    return false;
+  }
+  auto who = lookup_user(uid);
+  const UserIdentity id = who ? *who : UserIdentity{uid, static_cast<gid_t>(-1), {}};
+  struct stat st {};
+  // Every ancestor needs search permission, "/" included.
+  for (std::size_t pos = 0; pos != std::string::npos; pos = path.find('/', pos + 1)) {
+    const std::string dir = pos == 0 ? "/" : path.substr(0, pos);
+    if (::stat(dir.c_str(), &st) != 0 || !user_may_access(id, st, X_OK)) {
+      return false;
+    }
+  }
+  return ::stat(path.c_str(), &st) == 0 && user_may_access(id, st, R_OK);
+}
+
+bool acting_for_other_user(uid_t owner) { return geteuid() == 0 && owner != 0; }
+
+}  // namespace bgcopy::fs

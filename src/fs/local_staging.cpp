@@ -1,0 +1,300 @@
+#include "fs/local_staging.hpp"
+
+#include "fs/access.hpp"
+#include "fs/paths.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace bgcopy::fs {
+namespace {
+
+Error access_denied(std::string message) {
+  return Error::make(hr::EAccessDenied, std::move(message), ErrorContext::LocalFile);
+}
+
+Error invalid(std::string message) {
+  return Error::make(hr::EInvalidArg, std::move(message), ErrorContext::LocalFile);
+}
+
+// check_destination answers "not allowed" with the code BITS uses; the I/O calls keep the errno
+// code so the transfer side can tell EACCES from EROFS.
+Error as_access_denied(Error e) {
+  const int err = errno_of(e.code);
+  if (err == EACCES || err == EPERM) {
+    e.code = hr::EAccessDenied;
+  }
+  return e;
+}
+
+// Kernel pseudo filesystems reached through a symlink are refused as well as their mount points.
+bool is_pseudo_fs(int dir_fd) {
+  struct statfs sfs {};
+  if (fstatfs(dir_fd, &sfs) != 0) {
+    return false;
+  }
+  switch (static_cast<unsigned long>(sfs.f_type)) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEVPTS_SUPER_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case DEBUGFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case TRACEFS_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The rename would hand the owner a name in a sticky directory (e.g. /tmp) that belongs to
+// someone else; the kernel would refuse the owner itself, so refuse on its behalf.
+bool sticky_blocks_replace(int dir_fd, const struct stat& dir_st, const std::string& name,
+                           uid_t owner) {
+  if ((dir_st.st_mode & S_ISVTX) == 0 || dir_st.st_uid == owner) {
+    return false;
+  }
+  struct stat target {};
+  if (fstatat(dir_fd, name.c_str(), &target, AT_SYMLINK_NOFOLLOW) != 0) {
+    return false;
+  }
+  return target.st_uid != owner;
+}
+
+}  // namespace
+
+Result<UniqueFd> open_parent_dir(const std::string& local_path, uid_t owner) {
+  const auto dir = staging_dir(local_path);
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return invalid("parent directory does not exist: " + dir);
+    }
+    if (err == ENOTDIR) {
+      return invalid("parent is not a directory: " + dir);
+    }
+    return Error::from_errno(err, "cannot open directory " + dir);
+  }
+  if (is_pseudo_fs(fd.get())) {
+    return access_denied("destination is on a kernel pseudo filesystem: " + dir);
+  }
+  if (acting_for_other_user(owner)) {
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) {
+      return Error::from_errno(errno, "cannot stat directory " + dir);
+    }
+    if (!user_can_write_dir(owner, st)) {
+      return access_denied("uid " + std::to_string(owner) + " may not write to " + dir);
+    }
+  }
+  return fd;
+}
+
+Status LocalStaging::check_destination(uid_t owner, const std::string& local_path) {
+  BGCOPY_TRY(check_path_syntax(local_path));
+  if (is_pseudo_fs_path(local_path)) {
+    return access_denied("destination is under /proc, /sys or /dev: " + local_path);
+  }
+  auto dir = open_parent_dir(local_path, owner);
+  if (!dir) {
+    return as_access_denied(std::move(dir).error());
+  }
+  const auto dir_name = staging_dir(local_path);
+  // The daemon itself must be able to create files there (this also reports EROFS); when it
+  // acts for itself this is the whole check, with the effective ids as the kernel uses them.
+  if (faccessat(dir->get(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
+    const int err = errno;
+    if (err == EACCES || err == EPERM) {
+      return access_denied("no write permission on directory " + dir_name);
+    }
+    return Error::from_errno(err, "cannot write to directory " + dir_name);
+  }
+  const auto name = base_name(local_path);
+  struct stat st {};
+  if (fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+    return invalid("destination is a directory: " + local_path);
+  }
+  return {};
+}
+
+Result<UniqueFd> open_staging_for_write(const engine::FileRecord& file, uid_t owner) {
+  BGCOPY_TRY(check_staging_name(file.staging_name));
+  auto dir = open_parent_dir(file.spec.local_path, owner);
+  if (!dir) {
+    return std::move(dir).error();
+  }
+  const auto shown = staging_path(file);
+  // O_NONBLOCK: a FIFO planted at the staging name must not block the curl thread in open().
+  UniqueFd fd(openat(dir->get(), file.staging_name.c_str(),
+                     O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600));
+  if (!fd.valid()) {
+    return Error::from_errno(errno, "cannot open staging file " + shown);
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    return Error::from_errno(errno, "cannot stat staging file " + shown);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return invalid("staging file is not a regular file: " + shown);
+  }
+  // A pre-existing hard link or someone else's file at our name is not ours to write through.
+  if (st.st_nlink != 1 || (st.st_uid != owner && st.st_uid != geteuid())) {
+    return access_denied("refusing to write through foreign staging file " + shown);
+  }
+  const int flags = fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) {
+    (void)fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  }
+  if (acting_for_other_user(owner) && st.st_uid != owner) {
+    const auto who = lookup_user(owner);
+    const gid_t gid = who ? who->gid : static_cast<gid_t>(-1);
+    if (fchown(fd.get(), owner, gid) != 0) {
+      return Error::from_errno(errno, "cannot give staging file " + shown + " to its owner");
+    }
+  }
+  return fd;
+}
+
+Result<UniqueFd> open_staging_for_read(const engine::FileRecord& file) {
+  BGCOPY_TRY(check_staging_name(file.staging_name));
+  auto dir = open_parent_dir(file.spec.local_path, 0);
+  if (!dir) {
+    return std::move(dir).error();
+  }
+  UniqueFd fd(openat(dir->get(), file.staging_name.c_str(),
+                     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) {
+    return Error::from_errno(errno, "cannot open staging file " + staging_path(file));
+  }
+  return fd;
+}
+
+Status LocalStaging::finalize(uid_t owner, const engine::FileRecord& file) {
+  BGCOPY_TRY(check_staging_name(file.staging_name));
+  auto dir = open_parent_dir(file.spec.local_path, owner);
+  if (!dir) {
+    return std::move(dir).error();
+  }
+  const auto shown = staging_path(file);
+  const auto& final_path = file.spec.local_path;
+  UniqueFd fd(openat(dir->get(), file.staging_name.c_str(),
+                     O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) {
+    return Error::from_errno(errno, "cannot open staging file " + shown);
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    return Error::from_errno(errno, "cannot stat staging file " + shown);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return invalid("staging file is not a regular file: " + shown);
+  }
+  if (fsync(fd.get()) != 0) {
+    return Error::from_errno(errno, "cannot sync staging file " + shown);
+  }
+  if (file.remote_mtime) {
+    timespec times[2]{};
+    times[0].tv_nsec = UTIME_NOW;
+    times[1].tv_sec = static_cast<time_t>(*file.remote_mtime);
+    if (futimens(fd.get(), times) != 0) {
+      return Error::from_errno(errno, "cannot set modification time of " + shown);
+    }
+  }
+  const auto name = base_name(final_path);
+  if (acting_for_other_user(owner)) {
+    struct stat dir_st {};
+    if (fstat(dir->get(), &dir_st) != 0) {
+      return Error::from_errno(errno, "cannot stat directory of " + final_path);
+    }
+    if (sticky_blocks_replace(dir->get(), dir_st, name, owner)) {
+      return access_denied("cannot replace " + final_path +
+                           ": it belongs to another user in a sticky directory");
+    }
+    const auto who = lookup_user(owner);
+    const gid_t gid = who ? who->gid : static_cast<gid_t>(-1);
+    if (fchown(fd.get(), owner, gid) != 0) {
+      return Error::from_errno(errno, "cannot give " + shown + " to its owner");
+    }
+  }
+  fd.reset();
+  if (renameat(dir->get(), file.staging_name.c_str(), dir->get(), name.c_str()) != 0) {
+    return Error::from_errno(errno, "cannot rename " + shown + " to " + final_path);
+  }
+  if (fsync(dir->get()) != 0) {
+    return Error::from_errno(errno, "cannot sync directory of " + final_path);
+  }
+  return {};
+}
+
+Status LocalStaging::remove(const engine::FileRecord& file) {
+  BGCOPY_TRY(check_staging_name(file.staging_name));
+  auto dir = open_parent_dir(file.spec.local_path, 0);
+  if (!dir) {
+    // A directory that is gone took the staging file with it.
+    if (dir.error().code == hr::EInvalidArg) {
+      return {};
+    }
+    return std::move(dir).error();
+  }
+  if (unlinkat(dir->get(), file.staging_name.c_str(), 0) != 0 && errno != ENOENT) {
+    return Error::from_errno(errno, "cannot delete staging file " + staging_path(file));
+  }
+  return {};
+}
+
+std::optional<std::uint64_t> LocalStaging::staging_size(const engine::FileRecord& file) {
+  if (!check_staging_name(file.staging_name)) {
+    return std::nullopt;
+  }
+  auto dir = open_parent_dir(file.spec.local_path, 0);
+  if (!dir) {
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (fstatat(dir->get(), file.staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+Status LocalStaging::truncate(const engine::FileRecord& file, std::uint64_t size) {
+  BGCOPY_TRY(check_staging_name(file.staging_name));
+  auto dir = open_parent_dir(file.spec.local_path, 0);
+  if (!dir) {
+    return std::move(dir).error();
+  }
+  const auto shown = staging_path(file);
+  UniqueFd fd(openat(dir->get(), file.staging_name.c_str(),
+                     O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) {
+    const int err = errno;
+    if (err == ENOENT && size == 0) {
+      return {};  // nothing to cut
+    }
+    return Error::from_errno(err, "cannot open staging file " + shown);
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return invalid("staging file is not a regular file: " + shown);
+  }
+  // Only ever cut: growing would turn a hole into "transferred" zero bytes.
+  if (static_cast<std::uint64_t>(st.st_size) > size &&
+      ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return Error::from_errno(errno, "cannot truncate staging file " + shown);
+  }
+  if (fsync(fd.get()) != 0) {
+    return Error::from_errno(errno, "cannot sync staging file " + shown);
+  }
+  return {};
+}
+
+}  // namespace bgcopy::fs

@@ -1,0 +1,58 @@
+// The staging port on the local filesystem. Staging and final names live in the destination's
+// parent directory and are always reached through a descriptor of that directory (openat,
+// renameat, unlinkat, fstatat with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW), so a symlink planted at
+// the final or staging name is never followed.
+//
+// When the daemon runs as root for another owner, every call that creates or renames re-checks
+// on the opened directory (not on its path) that the owner may write it, and hands the file to
+// the owner with fchown. That check on the descriptor also covers a parent directory that was
+// swapped for a symlink after add time.
+//
+// Thread-safety: the object is stateless; every member may be called from any thread.
+#pragma once
+
+#include "base/error.hpp"
+#include "base/unique_fd.hpp"
+#include "engine/ports.hpp"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace bgcopy::fs {
+
+class LocalStaging final : public engine::StagingPort {
+ public:
+  /// Errors: E_INVALIDARG (syntax, missing parent, parent not a directory, destination is a
+  /// directory), E_ACCESSDENIED (/proc, /sys, /dev, or the owner may not write the parent),
+  /// 0xC0D00000 + errno for other failures. Context LOCAL_FILE.
+  Status check_destination(uid_t owner, const std::string& local_path) override;
+  /// Errors: 0xC0D00000 + errno (context LOCAL_FILE) naming the path; E_ACCESSDENIED when the
+  /// owner lost write access to the directory; E_INVALIDARG for a missing parent.
+  Status finalize(uid_t owner, const engine::FileRecord& file) override;
+  Status remove(const engine::FileRecord& file) override;
+  std::optional<std::uint64_t> staging_size(const engine::FileRecord& file) override;
+  /// Cuts the file to `size` bytes and syncs it; never grows it. A missing file is fine when
+  /// size is 0.
+  Status truncate(const engine::FileRecord& file, std::uint64_t size) override;
+};
+
+/// Opens the parent directory of local_path (following symlinks in the path, as any program
+/// would). When acting for another owner, fails with E_ACCESSDENIED unless the owner may write
+/// the directory that was actually opened.
+Result<UniqueFd> open_parent_dir(const std::string& local_path, uid_t owner);
+
+/// Opens (creating with mode 0600 if needed) the staging file for writing, relative to the
+/// parent directory's descriptor, never following a symlink. The file must be a regular file
+/// with a single link, owned by the owner or by this process. When acting for another owner,
+/// the file is handed to the owner (and the owner's primary group).
+/// Errors: E_INVALIDARG (bad staging name, not a regular file), E_ACCESSDENIED (owner checks),
+/// 0xC0D00000 + errno (context LOCAL_FILE) for I/O failures.
+Result<UniqueFd> open_staging_for_write(const engine::FileRecord& file, uid_t owner);
+
+/// Opens the existing staging file read-only (O_NOFOLLOW), e.g. to hash it.
+Result<UniqueFd> open_staging_for_read(const engine::FileRecord& file);
+
+}  // namespace bgcopy::fs

@@ -1,0 +1,669 @@
+#include "transfer/curl_transfer.hpp"
+
+#include "base/log.hpp"
+#include "base/unique_fd.hpp"
+#include "fs/access.hpp"
+#include "transfer/curl_handles.hpp"
+#include "transfer/error_map.hpp"
+#include "transfer/fetch_session.hpp"
+#include "transfer/http_headers.hpp"
+#include "transfer/local_source.hpp"
+#include "transfer/rate_limiter.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace bgcopy::transfer {
+namespace {
+
+constexpr std::size_t kLocalChunk = 256 * 1024;   // one file:// read per loop iteration
+constexpr std::size_t kVerifyBudget = 4U << 20;    // SHA-256 bytes hashed per loop iteration
+constexpr long kCurlBufferSize = 128 * 1024;
+constexpr Millis kIdleWait{5000};
+
+MonoTime mono_now() { return std::chrono::steady_clock::now(); }
+
+// One HTTP request in flight.
+struct HttpLeg {
+  EasyPtr easy;
+  SlistPtr headers;
+  char errbuf[CURL_ERROR_SIZE] = {};
+  ResponseHead head;          // the response whose headers are arriving
+  bool has_location = false;
+  bool decided = false;       // the final response's head went to the session
+  bool aborted = false;       // a callback ended the request on the session's behalf
+};
+
+// One file:// request in flight.
+struct LocalLeg {
+  UniqueFd fd;
+  struct stat at_start {};
+  std::uint64_t offset = 0;
+  std::uint64_t end = 0;  // exclusive
+};
+
+struct ActiveTransfer {
+  ActiveTransfer(const engine::TransferRequest& r, FetchSession::Emit emit)
+      : session(r, std::move(emit)) {}
+  FetchSession session;
+  bool local = false;
+  std::string local_path;
+  RateLimiter limiter;
+  std::unique_ptr<HttpLeg> http;
+  std::unique_ptr<LocalLeg> file;
+};
+
+bool same_file_state(const struct stat& a, const struct stat& b) {
+  return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+std::string proxy_list_entry(const std::string& list) {
+  const auto start = list.find_first_not_of(" \t,;");
+  if (start == std::string::npos) {
+    return {};
+  }
+  const auto end = list.find_first_of(" \t,;", start);
+  return list.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+std::string bypass_to_noproxy(const std::string& bypass) {
+  std::string out;
+  std::size_t pos = 0;
+  while ((pos = bypass.find_first_not_of(" \t,;", pos)) != std::string::npos) {
+    const auto end = bypass.find_first_of(" \t,;", pos);
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += bypass.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end;
+  }
+  return out;
+}
+
+// --- libcurl callbacks (run inside curl_multi_perform, on the transfer thread) ---
+
+size_t on_header(char* buffer, size_t size, size_t nitems, void* userdata) {
+  auto* t = static_cast<ActiveTransfer*>(userdata);
+  const size_t n = size * nitems;
+  HttpLeg& leg = *t->http;
+  if (leg.decided) {
+    return n;  // trailers
+  }
+  const std::string_view line(buffer, n);
+  if (const auto status = parse_status_line(line)) {
+    leg.head = ResponseHead{};
+    leg.head.status = *status;
+    leg.has_location = false;
+    return n;
+  }
+  if (is_blank_line(line)) {
+    const long s = leg.head.status;
+    if (s >= 100 && s < 200) {
+      return n;  // interim response; the real one follows
+    }
+    if (s >= 300 && s < 400 && s != 304 && leg.has_location) {
+      return n;  // a redirect hop that libcurl follows
+    }
+    leg.decided = true;
+    char* url = nullptr;
+    curl_easy_getinfo(leg.easy.get(), CURLINFO_EFFECTIVE_URL, &url);
+    leg.head.url = url != nullptr ? url : t->session.request().file.spec.remote_url;
+    if (t->session.on_response(leg.head) == FetchSession::Verdict::Accept) {
+      return n;
+    }
+    leg.aborted = true;
+    return 0;
+  }
+  if (const auto field = split_header_line(line)) {
+    auto& h = leg.head;
+    if (header_name_is(field->name, "Content-Range")) {
+      h.content_range = parse_content_range(field->value);
+      h.content_range_malformed = !h.content_range;
+    } else if (header_name_is(field->name, "Content-Length")) {
+      h.content_length = parse_content_length(field->value);
+    } else if (header_name_is(field->name, "ETag")) {
+      h.validators.etag = etag_value(field->value);
+    } else if (header_name_is(field->name, "Last-Modified")) {
+      h.validators.last_modified = std::string(field->value);
+      h.remote_mtime = parse_http_date(field->value);
+    } else if (header_name_is(field->name, "Retry-After")) {
+      h.retry_after = parse_retry_after(field->value, std::chrono::system_clock::now());
+    } else if (header_name_is(field->name, "Location")) {
+      leg.has_location = !field->value.empty();
+    }
+  }
+  return n;
+}
+
+size_t on_write(char* ptr, size_t size, size_t nmemb, void* userdata) {
+  auto* t = static_cast<ActiveTransfer*>(userdata);
+  const size_t n = size * nmemb;
+  HttpLeg& leg = *t->http;
+  if (!leg.decided) {
+    // Body bytes without a header block we accepted (e.g. HTTP/0.9): refuse them.
+    leg.decided = true;
+    ResponseHead none;
+    none.url = t->session.request().file.spec.remote_url;
+    (void)t->session.on_response(none);
+    leg.aborted = true;
+    return 0;
+  }
+  if (t->session.on_body(ptr, n) == FetchSession::BodyVerdict::Continue) {
+    return n;
+  }
+  // Returning less than n makes libcurl end the request with CURLE_WRITE_ERROR; the session
+  // already knows whether that is a success (piece complete) or which failure it is.
+  leg.aborted = true;
+  return 0;
+}
+
+}  // namespace
+
+class CurlTransfer::Loop {
+ public:
+  explicit Loop(EventCallback on_event);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  void start(const engine::TransferRequest& request);
+  std::optional<std::uint64_t> stop(const JobId& job);
+  void set_rate_limit(const JobId& job, std::uint64_t bps);
+
+ private:
+  struct Command {
+    enum class Kind : std::uint8_t { Start, Stop, SetRate, Quit };
+    Kind kind = Kind::Quit;
+    engine::TransferRequest request;
+    JobId job;
+    std::uint64_t bps = 0;
+    std::promise<std::optional<std::uint64_t>> reply;
+  };
+
+  void post(Command command);
+  void run();
+  bool process_commands();
+  void begin(const engine::TransferRequest& request);
+  std::uint64_t end_silently(ActiveTransfer& t);
+  void drive(ActiveTransfer& t);
+  void start_http(ActiveTransfer& t, const RequestSpec& spec);
+  void start_local(ActiveTransfer& t, const RequestSpec& spec);
+  void step_local(ActiveTransfer& t, MonoTime now);
+  void end_local(ActiveTransfer& t, std::optional<Classified> error);
+  void on_http_done(ActiveTransfer& t, CURLcode result);
+  void drop_legs(ActiveTransfer& t);
+  void drain_messages();
+  void service(ActiveTransfer& t, MonoTime now);
+  int poll_timeout_ms(MonoTime now);
+
+  EventCallback on_event_;
+  MultiPtr multi_;
+  std::mutex mu_;
+  std::deque<Command> queue_;  // guarded by mu_
+  // Owned by the transfer thread.
+  std::unordered_map<JobId, std::unique_ptr<ActiveTransfer>> transfers_;
+  std::vector<char> buf_;
+  // Last: the thread starts once everything above exists.
+  std::thread thread_;
+};
+
+CurlTransfer::Loop::Loop(EventCallback on_event)
+    : on_event_(std::move(on_event)), buf_(kLocalChunk) {
+  ensure_curl_global_init();
+  multi_.reset(curl_multi_init());
+  if (!multi_) {
+    throw std::runtime_error("curl_multi_init failed");
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+CurlTransfer::Loop::~Loop() {
+  Command quit;
+  quit.kind = Command::Kind::Quit;
+  post(std::move(quit));
+  thread_.join();
+}
+
+void CurlTransfer::Loop::post(Command command) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(command));
+  }
+  curl_multi_wakeup(multi_.get());
+}
+
+void CurlTransfer::Loop::start(const engine::TransferRequest& request) {
+  Command c;
+  c.kind = Command::Kind::Start;
+  c.request = request;
+  post(std::move(c));
+}
+
+std::optional<std::uint64_t> CurlTransfer::Loop::stop(const JobId& job) {
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    // Waiting here would wait for ourselves.
+    log::error("CurlTransfer::stop called from the event callback; ignored");
+    return std::nullopt;
+  }
+  Command c;
+  c.kind = Command::Kind::Stop;
+  c.job = job;
+  auto done = c.reply.get_future();
+  post(std::move(c));
+  return done.get();
+}
+
+void CurlTransfer::Loop::set_rate_limit(const JobId& job, std::uint64_t bps) {
+  Command c;
+  c.kind = Command::Kind::SetRate;
+  c.job = job;
+  c.bps = bps;
+  post(std::move(c));
+}
+
+void CurlTransfer::Loop::run() {
+  for (;;) {
+    if (!process_commands()) {
+      break;
+    }
+    int running = 0;
+    curl_multi_perform(multi_.get(), &running);
+    drain_messages();
+    const auto now = mono_now();
+    for (auto& entry : transfers_) {
+      service(*entry.second, now);
+    }
+    for (auto it = transfers_.begin(); it != transfers_.end();) {
+      if (it->second->session.finished()) {
+        drop_legs(*it->second);
+        it = transfers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    curl_multi_poll(multi_.get(), nullptr, 0, poll_timeout_ms(mono_now()), nullptr);
+  }
+  for (auto& entry : transfers_) {
+    end_silently(*entry.second);
+  }
+  transfers_.clear();
+}
+
+bool CurlTransfer::Loop::process_commands() {
+  std::deque<Command> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queue_);
+  }
+  bool keep_running = true;
+  for (auto& c : batch) {
+    switch (c.kind) {
+      case Command::Kind::Start:
+        if (keep_running) {
+          begin(c.request);
+        }
+        break;
+      case Command::Kind::Stop: {
+        std::optional<std::uint64_t> durable;
+        if (auto it = transfers_.find(c.job); it != transfers_.end()) {
+          durable = end_silently(*it->second);
+          transfers_.erase(it);
+        }
+        c.reply.set_value(durable);
+        break;
+      }
+      case Command::Kind::SetRate:
+        if (auto it = transfers_.find(c.job); it != transfers_.end()) {
+          auto& t = *it->second;
+          t.session.set_max_recv_bps(c.bps);
+          t.limiter.set_rate(c.bps, mono_now());
+          if (t.http) {
+            // Allowed between curl_multi_perform calls, on the thread that owns the handle.
+            curl_easy_setopt(t.http->easy.get(), CURLOPT_MAX_RECV_SPEED_LARGE,
+                             static_cast<curl_off_t>(c.bps));
+          }
+        }
+        break;
+      case Command::Kind::Quit:
+        keep_running = false;
+        break;
+    }
+  }
+  return keep_running;
+}
+
+void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
+  if (auto it = transfers_.find(request.job); it != transfers_.end()) {
+    end_silently(*it->second);
+    transfers_.erase(it);
+  }
+  auto t = std::make_unique<ActiveTransfer>(
+      request, [this](engine::TransferEvent ev) { on_event_(std::move(ev)); });
+  t->limiter.set_rate(request.max_recv_bps, mono_now());
+  const auto& url = request.file.spec.remote_url;
+  t->local = is_file_url(url);
+  if (t->local) {
+    auto path = file_url_path(url);
+    if (!path) {
+      // The staging file is not touched: its durable bytes stay as they are.
+      t->session.fail(Classified{std::move(path).error(), false, std::nullopt});
+      return;
+    }
+    t->local_path = std::move(*path);
+  }
+  if (!t->session.open()) {
+    return;  // Failed already emitted
+  }
+  auto& ref = *t;
+  transfers_.emplace(request.job, std::move(t));
+  drive(ref);
+}
+
+std::uint64_t CurlTransfer::Loop::end_silently(ActiveTransfer& t) {
+  drop_legs(t);
+  return t.session.shutdown();
+}
+
+void CurlTransfer::Loop::drop_legs(ActiveTransfer& t) {
+  if (t.http) {
+    curl_multi_remove_handle(multi_.get(), t.http->easy.get());
+    t.http.reset();
+  }
+  t.file.reset();
+}
+
+// Starts requests until one is in flight or the session has nothing more to fetch.
+void CurlTransfer::Loop::drive(ActiveTransfer& t) {
+  while (t.session.fetching() && !t.http && !t.file) {
+    const auto spec = t.session.next_request();
+    if (!spec) {
+      return;
+    }
+    if (t.local) {
+      start_local(t, *spec);
+    } else {
+      start_http(t, *spec);
+    }
+  }
+}
+
+void CurlTransfer::Loop::start_http(ActiveTransfer& t, const RequestSpec& spec) {
+  const auto& req = t.session.request();
+  auto leg = std::make_unique<HttpLeg>();
+  leg->easy.reset(curl_easy_init());
+  if (!leg->easy) {
+    t.session.fail(classify_curl(CURLE_OUT_OF_MEMORY, 0, 0, req.file.spec.remote_url));
+    return;
+  }
+  CURL* e = leg->easy.get();
+  CURLcode rc = CURLE_OK;
+  const auto set = [&rc, e](CURLoption opt, auto value) {
+    if (rc == CURLE_OK) {
+      rc = curl_easy_setopt(e, opt, value);
+    }
+  };
+  curl_slist* raw = nullptr;
+  const auto add_header = [&raw](const std::string& h) {
+    if (auto* next = curl_slist_append(raw, h.c_str())) {
+      raw = next;
+    }
+  };
+  // Exact bytes: no content coding, so Content-Length and Content-Range count stored bytes.
+  add_header("Accept-Encoding: identity");
+  if (spec.ranged) {
+    add_header("Range: " + spec.range_header_value());
+    if (!spec.if_range.empty()) {
+      add_header("If-Range: " + spec.if_range);
+    }
+  }
+  leg->headers.reset(raw);
+
+  set(CURLOPT_URL, req.file.spec.remote_url.c_str());
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_FOLLOWLOCATION, 1L);
+  set(CURLOPT_MAXREDIRS, 10L);
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_USERAGENT, "bgcopy/0.1");
+  set(CURLOPT_HTTPHEADER, leg->headers.get());
+  set(CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  set(CURLOPT_TCP_KEEPALIVE, 1L);
+  set(CURLOPT_BUFFERSIZE, kCurlBufferSize);
+  set(CURLOPT_CONNECTTIMEOUT, static_cast<long>(req.connect_timeout_s));
+  // A stall is less than one byte per second for stall_timeout_s (CURLE_OPERATION_TIMEDOUT).
+  set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+  set(CURLOPT_LOW_SPEED_TIME, static_cast<long>(req.stall_timeout_s));
+  set(CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(t.session.max_recv_bps()));
+  set(CURLOPT_SSL_VERIFYPEER, req.tls_verify ? 1L : 0L);
+  set(CURLOPT_SSL_VERIFYHOST, req.tls_verify ? 2L : 0L);
+  switch (req.proxy.usage) {
+    case engine::ProxyUsage::NoProxy:
+      set(CURLOPT_PROXY, "");
+      set(CURLOPT_NOPROXY, "*");
+      break;
+    case engine::ProxyUsage::Override: {
+      const auto proxy = proxy_list_entry(req.proxy.list);
+      if (!proxy.empty()) {
+        set(CURLOPT_PROXY, proxy.c_str());
+      }
+      const auto bypass = bypass_to_noproxy(req.proxy.bypass);
+      if (!bypass.empty()) {
+        set(CURLOPT_NOPROXY, bypass.c_str());
+      }
+      break;
+    }
+    case engine::ProxyUsage::Preconfig:
+    case engine::ProxyUsage::Autodetect:
+      break;  // libcurl's default: the *_proxy environment variables
+  }
+  set(CURLOPT_ERRORBUFFER, leg->errbuf);
+  set(CURLOPT_HEADERFUNCTION, &on_header);
+  set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
+  set(CURLOPT_WRITEFUNCTION, &on_write);
+  set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
+  set(CURLOPT_PRIVATE, static_cast<void*>(&t));
+  if (rc != CURLE_OK) {
+    t.session.fail(classify_curl(rc, 0, 0, req.file.spec.remote_url));
+    return;
+  }
+  if (const auto mrc = curl_multi_add_handle(multi_.get(), e); mrc != CURLM_OK) {
+    t.session.fail(Classified{Error::make(hr::EFail,
+                                          std::string("cannot start transfer: ") +
+                                              curl_multi_strerror(mrc),
+                                          ErrorContext::GeneralTransport),
+                              true, std::nullopt});
+    return;
+  }
+  t.http = std::move(leg);
+}
+
+void CurlTransfer::Loop::on_http_done(ActiveTransfer& t, CURLcode result) {
+  std::optional<Classified> error;
+  HttpLeg& leg = *t.http;
+  if (result != CURLE_OK && !leg.aborted) {
+    long status = 0;
+    long os_errno = 0;
+    char* url = nullptr;
+    curl_easy_getinfo(leg.easy.get(), CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(leg.easy.get(), CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(leg.easy.get(), CURLINFO_EFFECTIVE_URL, &url);
+    const std::string where =
+        url_peer(url != nullptr ? std::string(url) : t.session.request().file.spec.remote_url);
+    error = classify_curl(result, status, os_errno, where, leg.errbuf);
+  }
+  curl_multi_remove_handle(multi_.get(), leg.easy.get());
+  t.http.reset();
+  t.session.on_request_end(std::move(error));
+  drive(t);
+}
+
+void CurlTransfer::Loop::drain_messages() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+    if (msg->msg != CURLMSG_DONE) {
+      continue;
+    }
+    void* priv = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+    const CURLcode result = msg->data.result;
+    auto* t = static_cast<ActiveTransfer*>(priv);
+    if (t != nullptr && t->http && t->http->easy.get() == msg->easy_handle) {
+      on_http_done(*t, result);
+    }
+  }
+}
+
+void CurlTransfer::Loop::start_local(ActiveTransfer& t, const RequestSpec& spec) {
+  const auto& req = t.session.request();
+  if (fs::acting_for_other_user(req.owner) && !fs::user_can_read_path(req.owner, t.local_path)) {
+    t.session.fail(Classified{
+        Error::make(hr::EAccessDenied,
+                    "uid " + std::to_string(req.owner) + " may not read " + t.local_path,
+                    ErrorContext::RemoteFile),
+        false, std::nullopt});
+    return;
+  }
+  // O_NONBLOCK: a FIFO at the source path must not block the transfer thread.
+  UniqueFd fd(::open(t.local_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) {
+    t.session.fail(classify_source_errno(errno, t.local_path));
+    return;
+  }
+  auto leg = std::make_unique<LocalLeg>();
+  if (fstat(fd.get(), &leg->at_start) != 0) {
+    t.session.fail(classify_source_errno(errno, t.local_path));
+    return;
+  }
+  if (S_ISDIR(leg->at_start.st_mode)) {
+    t.session.fail(classify_source_errno(EISDIR, t.local_path));
+    return;
+  }
+  if (!S_ISREG(leg->at_start.st_mode)) {
+    t.session.fail(Classified{Error::make(hr::EInvalidArg,
+                                          "source is not a regular file: " + t.local_path,
+                                          ErrorContext::RemoteFile),
+                              false, std::nullopt});
+    return;
+  }
+  const auto head = local_response(leg->at_start, spec, req.file.spec.remote_url);
+  if (t.session.on_response(head) != FetchSession::Verdict::Accept) {
+    t.session.on_request_end(std::nullopt);
+    return;
+  }
+  leg->fd = std::move(fd);
+  if (head.status == 206 && head.content_range) {
+    leg->offset = head.content_range->first;
+    leg->end = head.content_range->last + 1;
+  } else {
+    leg->offset = 0;
+    leg->end = static_cast<std::uint64_t>(leg->at_start.st_size);
+  }
+  t.file = std::move(leg);
+}
+
+void CurlTransfer::Loop::step_local(ActiveTransfer& t, MonoTime now) {
+  LocalLeg& leg = *t.file;
+  const auto want =
+      static_cast<std::size_t>(std::min<std::uint64_t>(buf_.size(), leg.end - leg.offset));
+  if (want == 0) {
+    end_local(t, std::nullopt);
+    return;
+  }
+  const auto allowed = t.limiter.allowance(want, now);
+  if (allowed == 0) {
+    return;
+  }
+  const ssize_t n = pread(leg.fd.get(), buf_.data(), allowed, static_cast<off_t>(leg.offset));
+  if (n < 0) {
+    if (errno != EINTR && errno != EAGAIN) {
+      end_local(t, classify_source_errno(errno, t.local_path));
+    }
+    return;
+  }
+  if (n == 0) {
+    end_local(t, std::nullopt);  // shorter than it was: end_local sees the change
+    return;
+  }
+  t.limiter.consume(static_cast<std::size_t>(n));
+  leg.offset += static_cast<std::uint64_t>(n);
+  const auto verdict = t.session.on_body(buf_.data(), static_cast<std::size_t>(n));
+  if (verdict != FetchSession::BodyVerdict::Continue || leg.offset >= leg.end) {
+    end_local(t, std::nullopt);
+  }
+}
+
+void CurlTransfer::Loop::end_local(ActiveTransfer& t, std::optional<Classified> error) {
+  struct stat now_st {};
+  if (!error && fstat(t.file->fd.get(), &now_st) == 0 &&
+      !same_file_state(t.file->at_start, now_st)) {
+    // Written to while we read it: the bytes may mix two versions.
+    t.session.on_source_changed();
+  }
+  t.file.reset();
+  t.session.on_request_end(std::move(error));
+  drive(t);
+}
+
+void CurlTransfer::Loop::service(ActiveTransfer& t, MonoTime now) {
+  if (t.file) {
+    step_local(t, now);
+  }
+  if (t.session.verifying()) {
+    t.session.verify_step(kVerifyBudget);
+  }
+  if (!t.session.tick(now)) {
+    drop_legs(t);
+  }
+}
+
+int CurlTransfer::Loop::poll_timeout_ms(MonoTime now) {
+  auto deadline = now + kIdleWait;
+  long curl_ms = -1;
+  if (curl_multi_timeout(multi_.get(), &curl_ms) == CURLM_OK && curl_ms >= 0) {
+    deadline = std::min(deadline, now + Millis{curl_ms});
+  }
+  for (const auto& entry : transfers_) {
+    const auto& t = *entry.second;
+    if (t.file) {
+      deadline = std::min(deadline, now + t.limiter.wait(now));
+    }
+    if (t.session.verifying()) {
+      deadline = now;
+    }
+    deadline = std::min(deadline, t.session.next_deadline());
+  }
+  if (deadline <= now) {
+    return 0;
+  }
+  const auto ms = std::chrono::ceil<Millis>(deadline - now).count();
+  return static_cast<int>(std::min<long long>(ms, kIdleWait.count()));
+}
+
+CurlTransfer::CurlTransfer(EventCallback on_event)
+    : loop_(std::make_unique<Loop>(std::move(on_event))) {}
+
+CurlTransfer::~CurlTransfer() = default;
+
+void CurlTransfer::start(const engine::TransferRequest& request) { loop_->start(request); }
+
+std::optional<std::uint64_t> CurlTransfer::stop(const JobId& job) { return loop_->stop(job); }
+
+void CurlTransfer::set_rate_limit(const JobId& job, std::uint64_t max_recv_bps) {
+  loop_->set_rate_limit(job, max_recv_bps);
+}
+
+}  // namespace bgcopy::transfer

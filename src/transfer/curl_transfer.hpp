@@ -1,0 +1,51 @@
+// The transfer port: http and https through one libcurl multi handle, file:// read directly.
+//
+// One thread (started by the constructor, joined by the destructor) owns the CURLM, every easy
+// handle, every staging descriptor and every file:// source. start(), stop() and
+// set_rate_limit() only queue a command for it and wake it with curl_multi_wakeup.
+//
+// Events go to the callback ON THAT THREAD. The callback must be cheap (post the event to the
+// caller's own queue and return), must not throw, and must not call back into this object.
+//
+// Thread-safety: start/stop/set_rate_limit may be called from any thread except the event
+// callback; never concurrently with the destructor.
+#pragma once
+
+#include "engine/ports.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+namespace bgcopy::transfer {
+
+class CurlTransfer final : public engine::TransferPort {
+ public:
+  using EventCallback = std::function<void(engine::TransferEvent)>;
+
+  /// Starts the transfer thread. Throws std::runtime_error if libcurl cannot create a multi
+  /// handle (out of memory).
+  explicit CurlTransfer(EventCallback on_event);
+  /// Stops every transfer (staging files synced and closed, no events) and joins the thread.
+  ~CurlTransfer() override;
+  CurlTransfer(const CurlTransfer&) = delete;
+  CurlTransfer& operator=(const CurlTransfer&) = delete;
+
+  /// Queues the transfer. A transfer already running for the same job is stopped first,
+  /// silently. Every outcome, set-up failures included, arrives as events tagged with
+  /// request.transfer_id; the last one is FileDone or Failed (unless stop() comes first).
+  void start(const engine::TransferRequest& request) override;
+  /// Blocks until the job's transfer, if any, is gone: handle removed, staging file
+  /// fdatasync'ed and closed, and no event for it will follow. Returns the staging file's
+  /// durable byte count, or nullopt if nothing was running for the job.
+  std::optional<std::uint64_t> stop(const JobId& job) override;
+  /// Changes the receive-rate cap of the job's running transfer (0 = unlimited).
+  void set_rate_limit(const JobId& job, std::uint64_t max_recv_bps) override;
+
+ private:
+  class Loop;
+  std::unique_ptr<Loop> loop_;
+};
+
+}  // namespace bgcopy::transfer

@@ -1,0 +1,175 @@
+// One file transfer, independent of how bytes travel. The session owns the staging file and
+// every decision the contract makes about it (SPEC section 2, "Resume of data"): which byte range
+// to ask for next, whether a response may be appended, must be trimmed, or means the remote
+// changed, when to checkpoint, when the file is complete and whether its SHA-256 matches. It
+// reports through TransferEvents.
+//
+// A transport (curl for http/https, a local reader for file://) drives it:
+//   open() once; then repeatedly next_request() -> on_response() -> on_body()* ->
+//   on_request_end(); verify_step() while verifying(); tick() now and then. Any call may finish
+//   the session (FileDone or Failed emitted); after that finished() is true and nothing more is
+//   emitted. shutdown() ends it silently (stop()).
+//
+// Thread-safety: none; the transport's thread calls every member, and events are emitted on it.
+#pragma once
+
+#include "base/clock.hpp"
+#include "base/unique_fd.hpp"
+#include "engine/ports.hpp"
+#include "transfer/error_map.hpp"
+#include "transfer/http_headers.hpp"
+#include "transfer/piece_plan.hpp"
+#include "transfer/sha256.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace bgcopy::transfer {
+
+/// What to ask the source for.
+struct RequestSpec {
+  std::uint64_t first = 0;            // remote offset
+  std::optional<std::uint64_t> last;  // inclusive; nullopt: to the end
+  bool ranged = false;                // send "Range: bytes=first-[last]"
+  std::string if_range;               // validator for If-Range; empty: none
+  /// "bytes=100-199" or "bytes=100-"; empty when not ranged.
+  std::string range_header_value() const;
+};
+
+/// The final response's head, as parsed from the headers (or synthesised for file://).
+struct ResponseHead {
+  long status = 0;
+  std::optional<ContentRange> content_range;
+  bool content_range_malformed = false;  // a Content-Range header was present but unparseable
+  std::optional<std::uint64_t> content_length;
+  engine::Validators validators;
+  std::optional<std::int64_t> remote_mtime;
+  std::optional<std::uint32_t> retry_after;
+  std::string url;  // for messages
+};
+
+class FetchSession {
+ public:
+  using Emit = std::function<void(engine::TransferEvent)>;
+
+  enum class Verdict : std::uint8_t {
+    Accept,    // stream the body into on_body
+    Abort,     // end the request now and call on_request_end (restart, done or failure)
+  };
+  enum class BodyVerdict : std::uint8_t {
+    Continue,
+    Stop,      // this request delivered all it should: end it and treat that as success
+    Abort,     // a local failure was recorded: end it and call on_request_end
+  };
+
+  FetchSession(engine::TransferRequest request, Emit emit);
+  ~FetchSession();
+  FetchSession(const FetchSession&) = delete;
+  FetchSession& operator=(const FetchSession&) = delete;
+
+  /// Opens the staging file and keeps exactly the durable prefix that can be resumed. On
+  /// failure emits Failed and returns false.
+  bool open();
+
+  /// The next request, or nullopt when there is none to make: then the session is either
+  /// verifying() or finished().
+  std::optional<RequestSpec> next_request();
+  const RequestSpec& current_request() const { return spec_; }
+
+  Verdict on_response(const ResponseHead& head);
+  BodyVerdict on_body(const char* data, std::size_t size);
+  /// The file:// transport saw the source change while reading: restart from 0.
+  void on_source_changed();
+  /// The request ended. transport_error is what the transport saw; ignored when the session
+  /// itself ended the request (Abort/Stop).
+  void on_request_end(std::optional<Classified> transport_error);
+
+  bool verifying() const { return phase_ == Phase::Verifying; }
+  /// Hashes up to `budget` more bytes of the staging file; finishes the session at the end.
+  void verify_step(std::size_t budget);
+
+  /// Time-based checkpoint and progress report. Returns false if a sync failed: the session
+  /// then failed (Failed emitted) and the transport drops its request without reporting it.
+  bool tick(MonoTime now);
+  /// When tick() next has something to do (MonoTime::max() if nothing is pending).
+  MonoTime next_deadline() const;
+
+  /// Fails the transfer now (sync, Failed event). For transport set-up errors.
+  void fail(Classified failure);
+  /// Ends silently for stop(): syncs, closes, and returns the durable byte count.
+  std::uint64_t shutdown();
+
+  bool finished() const { return phase_ == Phase::Finished; }
+  bool fetching() const { return phase_ == Phase::Fetching; }
+  std::uint64_t staging_bytes() const { return cursor_; }
+  std::uint64_t durable_bytes() const { return durable_; }
+  const engine::TransferRequest& request() const { return request_; }
+  std::uint64_t max_recv_bps() const { return request_.max_recv_bps; }
+  void set_max_recv_bps(std::uint64_t bps) { request_.max_recv_bps = bps; }
+
+  /// Restarts within one run before giving up with a transient BG_E_REMOTE_FILE_CHANGED.
+  static constexpr std::uint32_t kMaxRestartsPerRun = 3;
+  /// Live (non-durable) progress is reported at most this often.
+  static constexpr Millis kProgressInterval{250};
+
+ private:
+  enum class Phase : std::uint8_t { Fetching, Verifying, Finished };
+  enum class Mode : std::uint8_t { Waiting, Append, SkipTrim };
+
+  engine::TransferEvent make_event(engine::TransferEvent::Kind kind) const;
+  void emit_connected();
+  bool write_all(const char* data, std::size_t size);
+  bool sync();
+  bool checkpoint(MonoTime now);
+  void maybe_report(MonoTime now);
+  bool restart_now(bool remote_changed);
+  bool same_version(const engine::Validators& v, std::optional<std::uint64_t> size) const;
+  void adopt(const ResponseHead& head, std::optional<std::uint64_t> remote_size);
+  Verdict reject(Classified failure);
+  Verdict accept_full(const ResponseHead& head);
+  Verdict accept_partial(const ResponseHead& head);
+  Verdict accept_unsatisfiable(const ResponseHead& head);
+  void finish_fetching();
+  void finish_failed(Classified failure);
+  Classified invalid_response(const std::string& why) const;
+  Classified local_failure(int err) const;
+
+  engine::TransferRequest request_;
+  Emit emit_;
+  std::string shown_path_;  // staging path, for messages
+  UniqueFd fd_;
+  PiecePlan plan_;
+  Phase phase_ = Phase::Fetching;
+
+  std::uint64_t cursor_ = 0;   // bytes in the staging file
+  std::uint64_t durable_ = 0;  // bytes known to be on disk
+  engine::Validators validators_;
+  std::optional<std::int64_t> remote_mtime_;
+  std::optional<std::uint64_t> remote_size_;  // the remote file's size, if known
+  bool connected_ = false;
+  std::uint32_t restarts_ = 0;
+
+  // The request in flight.
+  RequestSpec spec_;
+  Mode mode_ = Mode::Waiting;
+  std::size_t piece_ = 0;
+  std::uint64_t skip_ = 0;
+  std::optional<std::uint64_t> take_;
+  std::uint64_t request_bytes_ = 0;
+  std::optional<Classified> abort_failure_;
+  std::optional<bool> abort_restart_;  // value: whether the remote changed
+  bool abort_success_ = false;
+
+  MonoTime last_checkpoint_{};
+  MonoTime last_report_{};
+  std::uint64_t last_reported_ = 0;
+
+  UniqueFd verify_fd_;
+  std::optional<Sha256> sha_;
+  std::uint64_t verify_offset_ = 0;
+};
+
+}  // namespace bgcopy::transfer

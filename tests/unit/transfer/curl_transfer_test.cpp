@@ -1,0 +1,444 @@
+// CurlTransfer end to end with file:// sources in a scratch directory: real threads, real
+// staging files, events collected from the transfer thread.
+#include "transfer/curl_transfer.hpp"
+
+#include "test_util.hpp"
+#include "transfer/local_source.hpp"
+#include "transfer/sha256.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace bgcopy::transfer {
+namespace {
+
+using namespace testing;  // NOLINT(google-build-using-namespace)
+
+JobId job_id(std::uint8_t n) {
+  std::array<std::uint8_t, 16> b{};
+  b[0] = n;
+  return JobId(b);
+}
+
+std::vector<engine::TransferEvent> for_transfer(const std::vector<engine::TransferEvent>& evs,
+                                                std::uint64_t id) {
+  std::vector<engine::TransferEvent> out;
+  for (const auto& e : evs) {
+    if (e.transfer_id == id) {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+bool has_final(const std::vector<engine::TransferEvent>& evs, std::uint64_t id) {
+  for (const auto& e : evs) {
+    if (e.transfer_id == id && (e.kind == Kind::FileDone || e.kind == Kind::Failed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+class CurlTransferTest : public ::testing::Test {
+ protected:
+  CurlTransferTest() : xfer_(std::make_unique<CurlTransfer>(log_.sink())) {}
+
+  /// Writes a source file and returns its file:// URL.
+  std::string source(const std::string& name, const std::string& content) {
+    write_file(dir_ / name, content);
+    return "file://" + (dir_ / name);
+  }
+  engine::TransferRequest request(const std::string& url, const std::string& out = "out.bin") {
+    auto r = make_request(dir_, url, out);
+    r.owner = geteuid();
+    return r;
+  }
+  engine::TransferEvent run(const engine::TransferRequest& r) {
+    xfer_->start(r);
+    EXPECT_TRUE(log_.wait_for([&](const auto& evs) { return has_final(evs, r.transfer_id); }))
+        << "no final event";
+    for (const auto& e : for_transfer(log_.events(), r.transfer_id)) {
+      if (e.kind == Kind::FileDone || e.kind == Kind::Failed) {
+        return e;
+      }
+    }
+    return {};
+  }
+
+  TempDir dir_;
+  EventLog log_;
+  std::unique_ptr<CurlTransfer> xfer_;
+};
+
+TEST_F(CurlTransferTest, WholeFile) {
+  const auto content = pattern(3 * 1024 * 1024 + 17);
+  auto r = request(source("src.bin", content));
+  const auto done = run(r);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_EQ(done.bytes_transferred, content.size());
+  EXPECT_EQ(done.bytes_total, std::optional<std::uint64_t>(content.size()));
+  EXPECT_FALSE(done.verified);
+  EXPECT_FALSE(done.validators.etag.empty());
+  EXPECT_FALSE(done.validators.last_modified.empty());
+  EXPECT_TRUE(done.remote_mtime.has_value());
+  EXPECT_EQ(done.job, r.job);
+  EXPECT_EQ(read_file(staging_file(r)), content);
+  const auto evs = for_transfer(log_.events(), r.transfer_id);
+  ASSERT_FALSE(evs.empty());
+  EXPECT_EQ(evs.front().kind, Kind::Connected);
+  EXPECT_EQ(log_.count(Kind::Connected), 1U);
+}
+
+TEST_F(CurlTransferTest, EmptyFile) {
+  auto r = request(source("empty", ""));
+  const auto done = run(r);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_EQ(done.bytes_total, std::optional<std::uint64_t>(0));
+  EXPECT_EQ(read_file(staging_file(r)), "");
+}
+
+TEST_F(CurlTransferTest, ResumeContinuesAfterTheDurableBytes) {
+  const auto content = pattern(500'000);
+  const auto url = source("src.bin", content);
+  auto r = request(url);
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "src.bin").c_str(), &st), 0);
+  // 100000 good bytes, then torn garbage past the checkpoint.
+  write_file(staging_file(r), content.substr(0, 100'000) + std::string(5000, 'X'));
+  r.resume_from = 100'000;
+  r.file.validators = local_validators(st);
+  r.file.bytes_total = content.size();
+  const auto done = run(r);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_EQ(read_file(staging_file(r)), content);
+  EXPECT_EQ(log_.count(Kind::Restarted), 0U);
+}
+
+TEST_F(CurlTransferTest, ChangedSourceRestartsWithAnEvent) {
+  const auto old_content = pattern(200'000, 1);
+  const auto url = source("src.bin", old_content);
+  auto first = request(url);
+  const auto done1 = run(first);
+  ASSERT_EQ(done1.kind, Kind::FileDone);
+  // Keep half of it as if the first run had stopped there, then change the source.
+  write_file(staging_file(first), old_content.substr(0, 100'000));
+  const auto new_content = pattern(150'000, 2);
+  write_file(dir_ / "src.bin", new_content);
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "src.bin").c_str(), &st), 0);
+  timespec times[2] = {{0, UTIME_OMIT}, {st.st_mtim.tv_sec + 10, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (dir_ / "src.bin").c_str(), times, 0), 0);
+
+  auto second = request(url);
+  second.transfer_id = 8;
+  second.resume_from = 100'000;
+  second.file.validators = done1.validators;
+  second.file.bytes_total = done1.bytes_total;
+  const auto done2 = run(second);
+  EXPECT_EQ(done2.kind, Kind::FileDone);
+  EXPECT_EQ(read_file(staging_file(second)), new_content);
+  const auto evs = for_transfer(log_.events(), 8);
+  int restarted = 0;
+  for (const auto& e : evs) {
+    if (e.kind == Kind::Restarted) {
+      ++restarted;
+      EXPECT_EQ(e.bytes_transferred, 0U);
+    }
+  }
+  EXPECT_EQ(restarted, 1);
+  EXPECT_NE(done2.validators, done1.validators);
+  EXPECT_EQ(done2.bytes_total, std::optional<std::uint64_t>(new_content.size()));
+}
+
+TEST_F(CurlTransferTest, RangesAreConcatenatedInTheGivenOrder) {
+  const auto content = pattern(1000);
+  auto r = request(source("src.bin", content));
+  r.file.spec.ranges = {{100, 100}, {900, 100}, {400, 100}};
+  const auto done = run(r);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_EQ(done.bytes_total, std::optional<std::uint64_t>(300));
+  const auto got = read_file(staging_file(r));
+  ASSERT_EQ(got.size(), 300U);
+  EXPECT_EQ(got, content.substr(100, 100) + content.substr(900, 100) + content.substr(400, 100));
+}
+
+TEST_F(CurlTransferTest, RangeToEndOfFile) {
+  const auto content = pattern(1000);
+  auto r = request(source("src.bin", content));
+  r.file.spec.ranges = {{0, 10}, {950, engine::kLengthToEof}};
+  const auto done = run(r);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_EQ(done.bytes_total, std::optional<std::uint64_t>(60));
+  EXPECT_EQ(read_file(staging_file(r)), content.substr(0, 10) + content.substr(950));
+}
+
+TEST_F(CurlTransferTest, RangeBeyondTheEndIsFatal) {
+  auto r = request(source("src.bin", pattern(1000)));
+  r.file.spec.ranges = {{100, 100}, {2000, 10}};
+  const auto failed = run(r);
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->code, hr::DoEInvalidRange);
+  EXPECT_FALSE(failed.transient);
+}
+
+TEST_F(CurlTransferTest, Sha256MatchIsVerified) {
+  const auto content = pattern(2'000'000);
+  auto r = request(source("src.bin", content));
+  r.file.spec.sha256 = sha256_hex(content);
+  const auto done = run(r);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_TRUE(done.verified);
+}
+
+TEST_F(CurlTransferTest, Sha256MismatchFailsAndDiscardsTheData) {
+  const auto content = pattern(2'000'000);
+  auto r = request(source("src.bin", content));
+  r.file.spec.sha256 = sha256_hex("not the content");
+  const auto failed = run(r);
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->code, hr::BgEValidationFailed);
+  EXPECT_FALSE(failed.transient);
+  EXPECT_EQ(failed.bytes_transferred, 0U);
+  struct stat st {};
+  ASSERT_EQ(stat(staging_file(r).c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+}
+
+TEST_F(CurlTransferTest, MissingSourceIsFatal) {
+  auto r = request("file://" + (dir_ / "no-such-file"));
+  const auto failed = run(r);
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->code, hresult_from_errno(ENOENT));
+  EXPECT_EQ(failed.error->context, ErrorContext::RemoteFile);
+  EXPECT_FALSE(failed.transient);
+  EXPECT_NE(failed.error->message.find("no-such-file"), std::string::npos);
+}
+
+TEST_F(CurlTransferTest, DirectorySourceIsFatal) {
+  const auto failed = run(request("file://" + dir_.path()));
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  EXPECT_FALSE(failed.transient);
+}
+
+TEST_F(CurlTransferTest, FileUrlWithARemoteHostIsRejected) {
+  const auto failed = run(request("file://elsewhere/etc/hostname"));
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  EXPECT_EQ(failed.error->code, hr::EInvalidArg);
+  EXPECT_FALSE(failed.transient);
+}
+
+TEST_F(CurlTransferTest, UnreadableSourceIsAccessDenied) {
+  const auto url = source("secret.bin", pattern(100));
+  ASSERT_EQ(chmod((dir_ / "secret.bin").c_str(), 0600), 0);
+  auto r = request(url);
+  if (geteuid() == 0) {
+    // Root reads anything; the owner's rights are what counts.
+    ASSERT_EQ(chmod(dir_.path().c_str(), 0777), 0);
+    r.owner = 65534;
+  } else {
+    ASSERT_EQ(chmod((dir_ / "secret.bin").c_str(), 0000), 0);
+  }
+  const auto failed = run(r);
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->code, hr::EAccessDenied);
+  EXPECT_FALSE(failed.transient);
+}
+
+TEST_F(CurlTransferTest, UnwritableDestinationIsFatal) {
+  auto r = request(source("src.bin", pattern(100)));
+  r.file.spec.local_path = dir_ / "missing-dir/out.bin";
+  const auto failed = run(r);
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  EXPECT_EQ(failed.error->context, ErrorContext::LocalFile);
+  EXPECT_FALSE(failed.transient);
+}
+
+TEST_F(CurlTransferTest, StopMidTransferReturnsDurableBytesAndSilencesTheJob) {
+  const auto content = pattern(4 * 1024 * 1024);
+  auto r = request(source("src.bin", content));
+  r.max_recv_bps = 1024 * 1024;
+  r.checkpoint_bytes = 64 * 1024;
+  xfer_->start(r);
+  std::uint64_t first_durable = 0;
+  ASSERT_TRUE(log_.wait_for([&](const auto& evs) {
+    for (const auto& e : evs) {
+      if (e.kind == Kind::Progress && e.durable && e.bytes_transferred > 0) {
+        first_durable = e.bytes_transferred;
+        return true;
+      }
+    }
+    return false;
+  }));
+  const auto durable = xfer_->stop(r.job);
+  const auto events_at_stop = for_transfer(log_.events(), r.transfer_id).size();
+  ASSERT_TRUE(durable.has_value());
+  EXPECT_GE(*durable, first_durable);
+  EXPECT_LT(*durable, content.size());
+  struct stat st {};
+  ASSERT_EQ(stat(staging_file(r).c_str(), &st), 0);
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), *durable);
+  EXPECT_EQ(read_file(staging_file(r)), content.substr(0, *durable));
+  EXPECT_FALSE(has_final(log_.events(), r.transfer_id));
+
+  // Nothing is running for the job any more.
+  EXPECT_FALSE(xfer_->stop(r.job).has_value());
+
+  // A second transfer through the same thread completes; anything the stopped one could
+  // still have emitted would have been delivered before it.
+  auto other = request(source("other.bin", pattern(1000)), "other.out");
+  other.job = job_id(42);
+  other.transfer_id = 99;
+  EXPECT_EQ(run(other).kind, Kind::FileDone);
+  EXPECT_EQ(for_transfer(log_.events(), r.transfer_id).size(), events_at_stop);
+
+  // And the stopped file resumes from the returned count to the exact content.
+  auto resumed = r;
+  resumed.transfer_id = 100;
+  resumed.max_recv_bps = 0;
+  resumed.resume_from = *durable;
+  for (const auto& e : for_transfer(log_.events(), r.transfer_id)) {
+    if (e.kind == Kind::Connected) {
+      resumed.file.validators = e.validators;
+      resumed.file.bytes_total = e.bytes_total;
+    }
+  }
+  const auto done = run(resumed);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_EQ(read_file(staging_file(r)), content);
+  EXPECT_EQ(for_transfer(log_.events(), 100).front().kind, Kind::Connected);
+  EXPECT_EQ(log_.count(Kind::Restarted), 0U);
+}
+
+TEST_F(CurlTransferTest, StopOfAnUnknownJobReturnsNothing) {
+  EXPECT_FALSE(xfer_->stop(job_id(77)).has_value());
+}
+
+TEST_F(CurlTransferTest, RateLimitCanBeLiftedWhileRunning) {
+  const auto content = pattern(2 * 1024 * 1024);
+  auto r = request(source("src.bin", content));
+  r.max_recv_bps = 16 * 1024;  // two minutes at this rate
+  xfer_->start(r);
+  ASSERT_TRUE(log_.wait_kind(Kind::Connected));
+  xfer_->set_rate_limit(r.job, 0);
+  ASSERT_TRUE(log_.wait_for([&](const auto& evs) { return has_final(evs, r.transfer_id); },
+                            std::chrono::seconds(20)));
+  EXPECT_EQ(log_.last().kind, Kind::FileDone);
+  EXPECT_EQ(read_file(staging_file(r)), content);
+}
+
+TEST_F(CurlTransferTest, ProgressIsReportedWhileSlow) {
+  const auto content = pattern(256 * 1024);
+  auto r = request(source("src.bin", content));
+  r.max_recv_bps = 400 * 1024;
+  r.checkpoint_bytes = 1U << 30;
+  r.checkpoint_ms = 200;
+  const auto done = run(r);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  std::size_t live = 0;
+  std::size_t durable = 0;
+  for (const auto& e : for_transfer(log_.events(), r.transfer_id)) {
+    if (e.kind == Kind::Progress) {
+      (e.durable ? durable : live) += 1;
+    }
+  }
+  EXPECT_GE(durable, 1U);  // time-based checkpoints at 200 ms over ~600 ms
+}
+
+TEST_F(CurlTransferTest, StartingAgainReplacesTheRunningTransferSilently) {
+  const auto content = pattern(1024 * 1024);
+  auto slow = request(source("src.bin", content));
+  slow.max_recv_bps = 8 * 1024;
+  xfer_->start(slow);
+  ASSERT_TRUE(log_.wait_kind(Kind::Connected));
+  auto fast = slow;
+  fast.transfer_id = 8;
+  fast.max_recv_bps = 0;
+  const auto done = run(fast);
+  EXPECT_EQ(done.kind, Kind::FileDone);
+  EXPECT_FALSE(has_final(log_.events(), slow.transfer_id));
+  EXPECT_EQ(read_file(staging_file(fast)), content);
+}
+
+TEST_F(CurlTransferTest, SeveralJobsAtOnce) {
+  std::vector<engine::TransferRequest> reqs;
+  for (std::uint8_t i = 0; i < 4; ++i) {
+    auto r = request(source("src" + std::to_string(i), pattern(300'000, i)),
+                     "out" + std::to_string(i));
+    r.job = job_id(i + 1);
+    r.transfer_id = 1000 + i;
+    reqs.push_back(r);
+    xfer_->start(r);
+  }
+  ASSERT_TRUE(log_.wait_for([&](const auto& evs) {
+    for (const auto& r : reqs) {
+      if (!has_final(evs, r.transfer_id)) {
+        return false;
+      }
+    }
+    return true;
+  }));
+  for (std::uint8_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(read_file(staging_file(reqs[i])), pattern(300'000, i));
+  }
+}
+
+TEST_F(CurlTransferTest, DestructorStopsRunningTransfers) {
+  auto r = request(source("src.bin", pattern(1024 * 1024)));
+  r.max_recv_bps = 4 * 1024;
+  xfer_->start(r);
+  ASSERT_TRUE(log_.wait_kind(Kind::Connected));
+  xfer_.reset();
+  EXPECT_FALSE(has_final(log_.events(), r.transfer_id));
+}
+
+// --- failures that need no server ---
+
+TEST_F(CurlTransferTest, ConnectionRefusedIsTransient) {
+  // A port that was just free: bind port 0, learn it, close it.
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  ::close(s);
+  const auto failed = run(request("http://127.0.0.1:" + std::to_string(port) + "/x"));
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->code, hr::BgEConnectFailure);
+  EXPECT_TRUE(failed.transient);
+  EXPECT_EQ(failed.error->context, ErrorContext::GeneralTransport);
+  EXPECT_EQ(failed.error->message, "connection refused by 127.0.0.1:" + std::to_string(port));
+}
+
+TEST_F(CurlTransferTest, UnsupportedSchemeIsFatal) {
+  const auto failed = run(request("ftp://127.0.0.1/x"));
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  EXPECT_EQ(failed.error->code, hr::EInvalidArg);
+  EXPECT_FALSE(failed.transient);
+}
+
+TEST_F(CurlTransferTest, MalformedUrlIsFatal) {
+  const auto failed = run(request("http://[::1/x"));
+  EXPECT_EQ(failed.kind, Kind::Failed);
+  EXPECT_EQ(failed.error->code, hr::EInvalidArg);
+  EXPECT_FALSE(failed.transient);
+}
+
+}  // namespace
+}  // namespace bgcopy::transfer
