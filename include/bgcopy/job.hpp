@@ -174,8 +174,8 @@ class BGCOPY_API Job {
   /// timeout <= 0 reads the state once.
   ///   Codes: S_OK; DO_E_JOB_NOT_FOUND (the job was completed or cancelled elsewhere);
   ///   DO_E_INVALID_STATE (made final through this handle); the transport codes.
-  Result<JobState> wait(std::chrono::milliseconds timeout =
-                            std::chrono::milliseconds::max()) const noexcept;
+  Result<JobState> wait(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds::max()) const noexcept;
 
   /// Manager::subscribe for this job only. Codes: as Manager::subscribe.
   Result<Subscription> subscribe(EventCallback callback) const noexcept;

@@ -20,8 +20,7 @@ BGCOPY_API std::string to_json_string(const JobInfo& job, int indent = -1) noexc
 BGCOPY_API std::string to_json_string(const std::vector<JobInfo>& jobs, int indent = -1) noexcept;
 BGCOPY_API std::string to_json_string(const FileInfo& file, int indent = -1) noexcept;
 /// An array of file objects (what `bgcopy files --json` prints).
-BGCOPY_API std::string to_json_string(const std::vector<FileInfo>& files,
-                                      int indent = -1) noexcept;
+BGCOPY_API std::string to_json_string(const std::vector<FileInfo>& files, int indent = -1) noexcept;
 BGCOPY_API std::string to_json_string(const ErrorInfo& error, int indent = -1) noexcept;
 BGCOPY_API std::string to_json_string(const JobEvent& event, int indent = -1) noexcept;
 

@@ -35,10 +35,10 @@ struct ConnectOptions {
 
 /// What GET /v1/health reports.
 struct ServiceInfo {
-  std::string version;      // the daemon's version, "0.1.0"
-  int api = 0;              // local API version, 1
-  std::uint32_t uid = 0;    // the caller's uid as the service saw it (SO_PEERCRED)
-  std::string mode;         // "user" or "system"
+  std::string version;    // the daemon's version, "0.1.0"
+  int api = 0;            // local API version, 1
+  std::uint32_t uid = 0;  // the caller's uid as the service saw it (SO_PEERCRED)
+  std::string mode;       // "user" or "system"
   friend bool operator==(const ServiceInfo&, const ServiceInfo&) = default;
 };
 

@@ -75,8 +75,8 @@ class [[nodiscard]] Result {
 
  public:
   /// Success with S_OK.
-  Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>)  // NOLINT(google-explicit-constructor)
-      : value_(std::move(value)) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): `return value;` is the point
+  Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : value_(std::move(value)) {}
   /// Success with a particular success code (S_FALSE, BG_S_*). A failure code here is turned
   /// into E_FAIL with the value dropped, so the invariant holds.
   Result(T value, Status success) : status_(std::move(success)) {

@@ -1,13 +1,16 @@
 #include "cli/autostart.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
@@ -41,6 +44,27 @@ void close_from(int first) {
   for (long fd = first; fd < (max > 0 ? max : 1024); ++fd) {
     ::close(static_cast<int>(fd));
   }
+}
+
+/// False once `pid` has exited (gone, or a zombie nobody reaped yet).
+bool process_alive(pid_t pid) {
+  if (pid <= 0) {
+    return true;  // unknown: keep waiting until the deadline
+  }
+  if (::kill(pid, 0) != 0 && errno == ESRCH) {
+    return false;
+  }
+  const std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
+  std::FILE* f = std::fopen(stat_path.c_str(), "re");
+  if (f == nullptr) {
+    return true;
+  }
+  std::array<char, 512> buf{};
+  const std::size_t n = std::fread(buf.data(), 1, buf.size() - 1, f);
+  (void)std::fclose(f);  // read-only: nothing to lose
+  const std::string_view text(buf.data(), n);
+  const auto paren = text.rfind(')');
+  return paren == std::string_view::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
 }
 
 }  // namespace
@@ -83,7 +107,7 @@ std::optional<std::filesystem::path> user_state_dir() {
 }
 
 Status spawn_detached(const std::filesystem::path& daemon, const std::filesystem::path& log,
-                      const std::string& socket) {
+                      const std::string& socket, pid_t* pid_out) {
   // Everything the child needs is prepared here: after fork only async-signal-safe calls.
   const std::string program = daemon.string();
   std::vector<std::string> env_strings;
@@ -119,9 +143,14 @@ Status spawn_detached(const std::filesystem::path& daemon, const std::filesystem
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (log_fd < 0 || null_fd < 0) {
     const int err = errno;
-    if (log_fd >= 0) ::close(log_fd);
-    if (null_fd >= 0) ::close(null_fd);
-    return Status(hresult_from_errno(err), "cannot open /dev/null: " + std::string(std::strerror(err)));
+    if (log_fd >= 0) {
+      ::close(log_fd);
+    }
+    if (null_fd >= 0) {
+      ::close(null_fd);
+    }
+    return Status(hresult_from_errno(err),
+                  "cannot open /dev/null: " + std::string(std::strerror(err)));
   }
 
   int pipe_fds[2] = {-1, -1};  // the grandchild reports an exec failure's errno through it
@@ -165,6 +194,10 @@ Status spawn_detached(const std::filesystem::path& daemon, const std::filesystem
       close_from(4);
     }
     ::umask(077);
+    if (report == 3) {
+      const pid_t self = ::getpid();
+      [[maybe_unused]] auto n = ::write(3, &self, sizeof self);
+    }
     ::execve(program.c_str(), argv.data(), envp.data());
     const int err = errno;
     if (report == 3) {
@@ -178,14 +211,24 @@ Status spawn_detached(const std::filesystem::path& daemon, const std::filesystem
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  // EOF means exec succeeded (the pipe closed on exec); 4 bytes mean it failed.
+  // The daemon's pid, then either EOF (exec succeeded: the pipe closed on exec) or the errno
+  // of a failed exec.
+  const auto read_exact = [fd = pipe_fds[0]](void* out, std::size_t size) {
+    ssize_t n = 0;
+    do {
+      n = ::read(fd, out, size);
+    } while (n < 0 && errno == EINTR);
+    return n == static_cast<ssize_t>(size);
+  };
+  pid_t daemon_pid = -1;
+  const bool got_pid = read_exact(&daemon_pid, sizeof daemon_pid);
   int exec_errno = 0;
-  ssize_t n = 0;
-  do {
-    n = ::read(pipe_fds[0], &exec_errno, sizeof exec_errno);
-  } while (n < 0 && errno == EINTR);
+  const bool exec_failed = got_pid && read_exact(&exec_errno, sizeof exec_errno);
   ::close(pipe_fds[0]);
-  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+  if (pid_out != nullptr) {
+    *pid_out = got_pid ? daemon_pid : -1;
+  }
+  if (exec_failed) {
     return Status(hresult_from_errno(exec_errno),
                   "cannot run " + program + ": " + std::strerror(exec_errno));
   }
@@ -213,10 +256,11 @@ Result<Manager> connect_with_autostart(const ConnectOptions& options, bool autos
   const std::filesystem::path log = state ? *state / "bgcopyd.log" : std::filesystem::path();
   // An explicit socket (--socket) is handed on; otherwise bgcopyd picks the same default we did.
   const bool explicit_socket = !options.socket_path.empty();
-  if (auto started = spawn_detached(*daemon, log, explicit_socket ? socket : std::string());
+  pid_t pid = -1;
+  if (auto started = spawn_detached(*daemon, log, explicit_socket ? socket : std::string(), &pid);
       !started) {
-    return Status(started.code(), "bgcopyd is not running and could not be started: " +
-                                      started.message());
+    return Status(started.code(),
+                  "bgcopyd is not running and could not be started: " + started.message());
   }
   const auto end = std::chrono::steady_clock::now() + deadline;
   auto delay = std::chrono::milliseconds(10);
@@ -225,8 +269,20 @@ Result<Manager> connect_with_autostart(const ConnectOptions& options, bool autos
     if (again || !nothing_listening(again.status())) {
       return again;
     }
-    if (std::chrono::steady_clock::now() >= end) {
+    const bool died = !process_alive(pid);
+    if (died) {
+      // It may have lost a start-up race to another bgcopyd that is now serving: one more try.
+      auto last = Manager::connect(options);
+      if (last || !nothing_listening(last.status())) {
+        return last;
+      }
+    }
+    if (died || std::chrono::steady_clock::now() >= end) {
       std::string where = log.empty() ? std::string() : "; see " + log.string();
+      if (died) {
+        return Status(again.code(),
+                      "started " + daemon->string() + " but it exited at once" + where);
+      }
       return Status(again.code(), "started " + daemon->string() + " but it did not answer on " +
                                       socket + " within " +
                                       std::to_string(deadline.count() / 1000) + " s" + where);

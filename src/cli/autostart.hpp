@@ -4,6 +4,8 @@
 #include <bgcopy/manager.hpp>
 #include <bgcopy/result.hpp>
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -22,9 +24,10 @@ std::optional<std::filesystem::path> user_state_dir();
 /// Starts `daemon` detached from us: in a new session (double fork, so it is nobody's zombie),
 /// stdin from /dev/null, stdout and stderr appended to `log` (or /dev/null when it cannot be
 /// opened), no other descriptors inherited. With a non-empty `socket`, BGCOPY_SOCKET is set
-/// for it. Returns as soon as the process is started; 0xC0D00000 + errno when it is not.
+/// for it. Returns as soon as the program has been exec'd, with its pid in *pid_out (when
+/// given); 0xC0D00000 + errno when it could not be started.
 Status spawn_detached(const std::filesystem::path& daemon, const std::filesystem::path& log,
-                      const std::string& socket);
+                      const std::string& socket, pid_t* pid_out = nullptr);
 
 /// Manager::connect(options). When that finds nothing listening (ENOENT, ECONNREFUSED) and
 /// `autostart` is true: starts the user service (find_daemon, log in user_state_dir()/

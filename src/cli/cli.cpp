@@ -4,8 +4,8 @@
 #include "cli/help.hpp"
 
 #include <CLI/CLI.hpp>
-
 #include <sys/ioctl.h>
+
 #include <unistd.h>
 
 #include <iostream>
@@ -130,7 +130,10 @@ int run_unguarded(const std::vector<std::string>& args, Io& io) {
   auto* transfer_cmd = verb("transfer", "download now");
   transfer_cmd->add_option("--priority", transfer.priority);
   transfer_cmd->add_option("--name", transfer.name);
-  transfer_cmd->add_option("--sha256", transfer.sha256)->expected(1)->allow_extra_args(false)->take_all();
+  transfer_cmd->add_option("--sha256", transfer.sha256)
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->take_all();
   transfer_cmd->add_option("URL_LOCAL_PATH", transfer.pairs)->required();
 
   std::vector<const char*> argv;
@@ -152,7 +155,7 @@ int run_unguarded(const std::vector<std::string>& args, Io& io) {
   } catch (const CLI::ParseError& e) {
     const std::string v = verb_in(args);
     if (v.empty()) {
-      const std::string first = args[1];
+      const std::string& first = args[1];
       if (!first.empty() && first.front() != '-') {
         io.err << "bgcopy: unknown command '" << first << "'\n" << kShortUsage;
         return kExitUsage;
@@ -163,25 +166,53 @@ int run_unguarded(const std::vector<std::string>& args, Io& io) {
   }
 
   Context ctx(io, std::move(global));
-  if (create_cmd->parsed()) return cmd_create(ctx, create);
+  if (create_cmd->parsed()) {
+    return cmd_create(ctx, create);
+  }
   if (add_cmd->parsed()) {
     add.has_sha256 = add_sha->count() > 0;
     add.has_ranges = add_range->count() > 0;
     return cmd_add(ctx, add);
   }
-  if (add_set_cmd->parsed()) return cmd_add_set(ctx, job_ref, list_file);
-  for (const auto& [name, sub] : actions) {
-    if (sub->parsed()) return cmd_action(ctx, name, job_ref);
+  if (add_set_cmd->parsed()) {
+    return cmd_add_set(ctx, job_ref, list_file);
   }
-  if (info_cmd->parsed()) return cmd_info(ctx, job_ref, json);
-  if (files_cmd->parsed()) return cmd_files(ctx, job_ref, json);
-  if (list_cmd->parsed()) return cmd_list(ctx, all_users, json);
-  if (set_cmd->parsed()) return cmd_set(ctx, set);
-  if (wait_cmd->parsed()) return cmd_wait(ctx, wait);
-  if (monitor_cmd->parsed()) return cmd_monitor(ctx, job_ref);
-  if (transfer_cmd->parsed()) return cmd_transfer(ctx, transfer);
+  for (const auto& [name, sub] : actions) {
+    if (sub->parsed()) {
+      return cmd_action(ctx, name, job_ref);
+    }
+  }
+  if (info_cmd->parsed()) {
+    return cmd_info(ctx, job_ref, json);
+  }
+  if (files_cmd->parsed()) {
+    return cmd_files(ctx, job_ref, json);
+  }
+  if (list_cmd->parsed()) {
+    return cmd_list(ctx, all_users, json);
+  }
+  if (set_cmd->parsed()) {
+    return cmd_set(ctx, set);
+  }
+  if (wait_cmd->parsed()) {
+    return cmd_wait(ctx, wait);
+  }
+  if (monitor_cmd->parsed()) {
+    return cmd_monitor(ctx, job_ref);
+  }
+  if (transfer_cmd->parsed()) {
+    return cmd_transfer(ctx, transfer);
+  }
   io.err << kShortUsage;
   return kExitUsage;
+}
+
+int terminal_rows() {
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
+    return ws.ws_row;
+  }
+  return 24;
 }
 
 int terminal_columns() {
@@ -216,6 +247,7 @@ int main(int argc, char** argv) {
   io.err_is_tty = ::isatty(STDERR_FILENO) == 1;
   io.cwd = std::filesystem::current_path(ec);
   io.columns = &terminal_columns;
+  io.rows = &terminal_rows;
   io.self_exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   const int code = run(args, io);
   std::cout.flush();

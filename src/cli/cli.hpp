@@ -13,9 +13,9 @@ namespace bgcopy::cli {
 
 /// Exit statuses; part of the contract scripts depend on.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;      // a request failed, or the job ended in ERROR
-inline constexpr int kExitUsage = 2;        // bad command line
-inline constexpr int kExitTimeout = 3;      // wait --timeout passed
+inline constexpr int kExitFailure = 1;        // a request failed, or the job ended in ERROR
+inline constexpr int kExitUsage = 2;          // bad command line
+inline constexpr int kExitTimeout = 3;        // wait --timeout passed
 inline constexpr int kExitInterrupted = 130;  // transfer: Ctrl-C (job suspended)
 
 /// The process's surroundings, injectable for tests.
@@ -28,8 +28,9 @@ struct Io {
   bool err_is_tty = false;
   /// Relative local paths are made absolute against this.
   std::filesystem::path cwd;
-  /// Terminal width for live output; nullptr: 80.
+  /// Terminal size for live output; nullptr: 80 columns, 24 rows.
   std::function<int()> columns;
+  std::function<int()> rows;
   /// The bgcopy executable (for finding bgcopyd next to it); empty: PATH only.
   std::filesystem::path self_exe;
 };

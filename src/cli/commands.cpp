@@ -57,8 +57,8 @@ Result<Job> Context::resolve(std::string_view ref) {
   auto id = resolve_by_name(ref, *jobs);
   if (!id) {
     if (by_id_failure && id.code() == hr::DoEJobNotFound) {
-      return Status(hr::DoEJobNotFound, "no job with the id or name '" +
-                                            printable(ref.substr(0, 120)) + "'");
+      return Status(hr::DoEJobNotFound,
+                    "no job with the id or name '" + printable(ref.substr(0, 120)) + "'");
     }
     return std::move(id).status();
   }
@@ -153,13 +153,12 @@ int cmd_add_set(Context& ctx, const std::string& job_ref, const std::string& lis
     std::ifstream in(list_file, std::ios::binary);
     if (!in) {
       const int err = errno != 0 ? errno : ENOENT;
-      return ctx.fail("add-set", Status(hresult_from_errno(err), "cannot read " + list_file +
-                                                                      ": " + std::strerror(err)));
+      return ctx.fail("add-set", Status(hresult_from_errno(err),
+                                        "cannot read " + list_file + ": " + std::strerror(err)));
     }
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (in.bad()) {
-      return ctx.fail("add-set",
-                      Status(hresult_from_errno(EIO), "cannot read " + list_file));
+      return ctx.fail("add-set", Status(hresult_from_errno(EIO), "cannot read " + list_file));
     }
   }
   auto files = parse_file_set(text, list_file == "-" ? "<stdin>" : list_file);

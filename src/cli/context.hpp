@@ -3,7 +3,6 @@
 #pragma once
 
 #include "cli/cli.hpp"
-
 #include <bgcopy/bgcopy.hpp>
 
 #include <optional>

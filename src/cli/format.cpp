@@ -17,8 +17,7 @@ std::string two_digits(std::uint64_t v) {
 }  // namespace
 
 std::string format_size(std::uint64_t bytes) {
-  static constexpr std::array<const char*, 7> kUnits{"B", "KiB", "MiB", "GiB", "TiB", "PiB",
-                                                     "EiB"};
+  static constexpr std::array<const char*, 7> kUnits{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (bytes < 1024) {
     return std::to_string(bytes) + " B";
   }
@@ -71,8 +70,7 @@ std::string format_duration(std::uint64_t seconds) {
     std::uint64_t size;
     const char* name;
   };
-  static constexpr std::array<Unit, 4> kUnits{
-      {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}}};
+  static constexpr std::array<Unit, 4> kUnits{{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}}};
   if (seconds == 0) {
     return "0s";
   }
@@ -118,8 +116,7 @@ std::string format_percent(std::uint64_t done, std::optional<std::uint64_t> tota
   if (*total == 0 || done >= *total) {
     return done >= *total ? "100.0%" : "0.0%";
   }
-  const auto tenths = static_cast<std::uint64_t>(static_cast<U128>(done) * 1000 /
-                                                 *total);
+  const auto tenths = static_cast<std::uint64_t>(static_cast<U128>(done) * 1000 / *total);
   return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "%";
 }
 
@@ -129,10 +126,10 @@ std::string progress_bar(std::uint64_t done, std::optional<std::uint64_t> total,
   }
   int filled = 0;
   if (total) {
-    filled = (*total == 0 || done >= *total)
-                 ? width
-                 : static_cast<int>(static_cast<U128>(done) *
-                                    static_cast<unsigned>(width) / *total);
+    filled =
+        (*total == 0 || done >= *total)
+            ? width
+            : static_cast<int>(static_cast<U128>(done) * static_cast<unsigned>(width) / *total);
   }
   std::string bar = "[";
   bar.append(static_cast<std::size_t>(filled), '#');

@@ -7,9 +7,13 @@
 namespace bgcopy::cli {
 namespace {
 
-Status invalid(std::string message) { return Status(hr::EInvalidArg, std::move(message)); }
+Status invalid(std::string message) {
+  return Status(hr::EInvalidArg, std::move(message));
+}
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) {
@@ -21,11 +25,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 /// Key form: lower-case, '_' -> '-'.
@@ -111,11 +117,11 @@ Result<std::uint32_t> duration_seconds(std::string_view key, std::string_view va
   return static_cast<std::uint32_t>(s);
 }
 
-Status expect_values(std::string_view key, const std::vector<std::string>& values,
-                     std::size_t min, std::size_t max) {
+Status expect_values(std::string_view key, const std::vector<std::string>& values, std::size_t min,
+                     std::size_t max) {
   if (values.size() < min || values.size() > max) {
-    std::string want = min == max ? std::to_string(min) : std::to_string(min) + " to " +
-                                                              std::to_string(max);
+    std::string want =
+        min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
     return invalid(std::string(key) + " takes " + want + " value" + (max == 1 ? "" : "s") +
                    ", got " + std::to_string(values.size()));
   }
@@ -178,14 +184,13 @@ Result<std::string> parse_sha256(std::string_view text) {
 }
 
 Result<JobPriority> parse_priority_arg(std::string_view text) {
-  for (auto p : {JobPriority::Foreground, JobPriority::High, JobPriority::Normal,
-                 JobPriority::Low}) {
+  for (auto p :
+       {JobPriority::Foreground, JobPriority::High, JobPriority::Normal, JobPriority::Low}) {
     if (iequals(text, priority_name(p))) {
       return p;
     }
   }
-  return invalid("unknown priority " + shown(text) +
-                 " (expected foreground, high, normal or low)");
+  return invalid("unknown priority " + shown(text) + " (expected foreground, high, normal or low)");
 }
 
 Result<JobType> parse_type_arg(std::string_view text) {
@@ -339,9 +344,9 @@ Result<std::vector<std::string>> split_command_line(std::string_view text) {
 
 const std::vector<std::string_view>& setting_keys() {
   static const std::vector<std::string_view> keys{
-      "priority",          "display-name",        "description",
-      "min-retry-delay",   "no-progress-timeout", "max-download-time",
-      "notify-flags",      "notify-cmdline",      "proxy",
+      "priority",        "display-name",        "description",
+      "min-retry-delay", "no-progress-timeout", "max-download-time",
+      "notify-flags",    "notify-cmdline",      "proxy",
       "tls-verify"};
   return keys;
 }

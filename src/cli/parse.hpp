@@ -56,7 +56,8 @@ const std::vector<std::string_view>& setting_keys();
 ///   tls-verify true|false.
 /// Keys are case-insensitive and '_' may stand for '-'. E_INVALIDARG for an unknown key, a
 /// bad value, or a wrong number of values.
-Result<JobSettingsPatch> parse_setting(std::string_view key, const std::vector<std::string>& values);
+Result<JobSettingsPatch> parse_setting(std::string_view key,
+                                       const std::vector<std::string>& values);
 
 /// `path` made absolute against `cwd` (if relative) and lexically normalised. Never touches the
 /// file system.

@@ -1,7 +1,6 @@
 #include "cli/render.hpp"
 
 #include "cli/format.hpp"
-
 #include <bgcopy/codes.hpp>
 
 #include <array>
@@ -21,7 +20,9 @@ void field(std::string& out, std::string_view label, std::string_view value) {
   out += '\n';
 }
 
-std::string single_quoted(std::string_view text) { return "'" + printable(text) + "'"; }
+std::string single_quoted(std::string_view text) {
+  return "'" + printable(text) + "'";
+}
 
 std::string optional_time(const std::optional<SystemTime>& t) {
   return t ? format_time(*t) : "-";
@@ -46,8 +47,8 @@ std::string argv_text(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& arg : argv) {
     out += out.empty() ? "" : " ";
-    const bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"\\$`;&|<>(){}*?!#~") ==
-                                           std::string::npos;
+    const bool plain =
+        !arg.empty() && arg.find_first_of(" \t\n'\"\\$`;&|<>(){}*?!#~") == std::string::npos;
     if (plain) {
       out += printable(arg);
     } else {
@@ -167,8 +168,9 @@ std::string render_info(const JobInfo& job, SystemTime now) {
   std::string retry = optional_time(job.retry_at);
   if (job.retry_at) {
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(*job.retry_at - now);
-    retry += left.count() > 0 ? " (in " + format_duration(static_cast<std::uint64_t>(left.count())) + ")"
-                              : " (due)";
+    retry += left.count() > 0
+                 ? " (in " + format_duration(static_cast<std::uint64_t>(left.count())) + ")"
+                 : " (due)";
   }
   field(out, "retry at", retry);
   field(out, "error count", std::to_string(job.error_count));
@@ -177,12 +179,19 @@ std::string render_info(const JobInfo& job, SystemTime now) {
     field(out, "error context", context_name(job.error->context));
     if (job.error->file_index) {
       std::string file = "#" + std::to_string(*job.error->file_index);
+      bool listed = false;
       for (const auto& f : job.files) {
         if (f.index == *job.error->file_index) {
           file += " " + printable(f.remote_url) + " -> " + printable(f.local_path);
+          listed = true;
         }
       }
+      if (!listed && !job.error->file.empty()) {
+        file += " " + printable(job.error->file);
+      }
       field(out, "error file", file);
+    } else if (!job.error->file.empty()) {
+      field(out, "error file", printable(job.error->file));
     }
   } else {
     field(out, "error", "none");
@@ -223,6 +232,9 @@ std::string render_progress(const JobInfo& job, std::optional<double> rate,
   std::string out(state_name(job.state));
   if (job.error && (job.state == JobState::Error || job.state == JobState::TransientError)) {
     out += " (" + hresult_name(job.error->code) + ")";
+  }
+  if (job.files_total == 0) {
+    return out + " (no files)";
   }
   if (bar_width > 0) {
     out += " " + progress_bar(job.bytes_transferred, job.bytes_total, bar_width);

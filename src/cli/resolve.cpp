@@ -50,9 +50,9 @@ Result<std::string> resolve_by_name(std::string_view name, const std::vector<Job
     ids += ids.empty() ? "" : ", ";
     ids += job->id;
   }
-  return Status(hr::EInvalidArg, "the name " + shown + " is ambiguous: " +
-                                     std::to_string(matches.size()) + " jobs have it (" + ids +
-                                     "); give the id instead");
+  return Status(hr::EInvalidArg, "the name " + shown +
+                                     " is ambiguous: " + std::to_string(matches.size()) +
+                                     " jobs have it (" + ids + "); give the id instead");
 }
 
 }  // namespace bgcopy::cli

@@ -23,7 +23,9 @@ using SteadyClock = std::chrono::steady_clock;
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
-extern "C" void on_interrupt(int /*sig*/) { g_interrupted = 1; }
+extern "C" void on_interrupt(int /*sig*/) {
+  g_interrupted = 1;
+}
 
 /// Catches SIGINT and SIGTERM while alive (so a loop can clean up), restoring the previous
 /// handlers afterwards.
@@ -91,6 +93,11 @@ int columns(Io& io) {
   return c > 20 ? c : 80;
 }
 
+int rows(Io& io) {
+  const int r = io.rows ? io.rows() : 24;
+  return r > 3 ? r : 24;
+}
+
 /// Cuts a line to `width` characters, so a redraw never wraps (a wrapped line would break the
 /// cursor arithmetic).
 std::string fit(std::string line, int width) {
@@ -106,6 +113,16 @@ std::string job_label(const JobInfo& job) {
   return job.id + " '" + printable(job.display_name) + "'";
 }
 
+/// The terminal's label: the id's first 8 digits (enough to tell jobs apart at a glance, and
+/// accepted by nothing, so nobody scripts against it) and the name cut to 24 characters.
+std::string short_label(const JobInfo& job) {
+  std::string name = printable(job.display_name);
+  if (name.size() > 24) {
+    name = name.substr(0, 21) + "...";
+  }
+  return job.id.substr(1, 8) + " '" + name + "'";
+}
+
 /// Per-job progress memory for live output.
 struct Tracked {
   RateMeter meter;
@@ -118,6 +135,15 @@ struct Tracked {
 
 std::string progress_of(const JobInfo& job, Tracked& t, int bar_width) {
   return render_progress(job, t.meter.rate(), t.meter.eta(job.bytes_total), bar_width);
+}
+
+/// `prefix` + progress, with the widest bar (up to 30 cells) that keeps the line within
+/// `width` columns; no bar when fewer than 5 cells fit.
+std::string fitted_progress(const std::string& prefix, const JobInfo& job, Tracked& t, int width) {
+  const std::string plain = progress_of(job, t, 0);
+  const int room = width - 1 - static_cast<int>(prefix.size() + plain.size()) - 3;
+  const int bar = std::min(room, 30);
+  return fit(prefix + (bar >= 5 ? progress_of(job, t, bar) : plain), width);
 }
 
 /// Plain-line mode: should this job get a line now?
@@ -139,13 +165,19 @@ Status job_error_status(const JobInfo& job) {
     return Status(hr::EFail, "the job is in ERROR (no error information)");
   }
   std::string message = job.error->message;
+  // Name the file: its URL unless the message already does, and its local path.
+  std::string file = job.error->file;
   if (job.error->file_index) {
     for (const auto& f : job.files) {
       if (f.index == *job.error->file_index) {
-        message += (message.empty() ? "" : " ") + std::string("(") + f.remote_url + " -> " +
-                   f.local_path + ")";
+        file = message.find(f.remote_url) == std::string::npos
+                   ? f.remote_url + " -> " + f.local_path
+                   : f.local_path;
       }
     }
+  }
+  if (!file.empty() && message.find(file) == std::string::npos) {
+    message += (message.empty() ? "" : " ") + std::string("(") + file + ")";
   }
   return Status(job.error->code, std::move(message));
 }
@@ -161,9 +193,8 @@ int cmd_wait(Context& ctx, const WaitArgs& args) {
     if (!ms) {
       return ctx.usage("wait", "--timeout: " + ms.message());
     }
-    timeout = std::chrono::milliseconds(
-        std::min<std::uint64_t>(*ms, static_cast<std::uint64_t>(
-                                         std::chrono::milliseconds::max().count())));
+    timeout = std::chrono::milliseconds(std::min<std::uint64_t>(
+        *ms, static_cast<std::uint64_t>(std::chrono::milliseconds::max().count())));
   }
   auto job = ctx.resolve(args.job);
   if (!job) {
@@ -179,8 +210,7 @@ int cmd_wait(Context& ctx, const WaitArgs& args) {
   }
   if (*state == JobState::Error) {
     auto info = job->info();
-    const Status why = info ? job_error_status(*info)
-                            : Status(hr::EFail, "the job is in ERROR");
+    const Status why = info ? job_error_status(*info) : Status(hr::EFail, "the job is in ERROR");
     return ctx.fail("job " + job->id(), why);
   }
   ctx.io().err << "bgcopy: wait timed out (--timeout " << args.timeout << "): job " << job->id()
@@ -207,8 +237,8 @@ int cmd_monitor(Context& ctx, const std::string& job_ref) {
   InterruptGuard interrupt;
   Wakeup wakeup;
   // Without events (an unusual failure) the one-second refresh still keeps the view current.
-  auto subscription = single ? single->subscribe(wakeup.callback())
-                             : mgr->subscribe(wakeup.callback());
+  auto subscription =
+      single ? single->subscribe(wakeup.callback()) : mgr->subscribe(wakeup.callback());
   (void)subscription;
 
   const bool tty = io.out_is_tty;
@@ -245,7 +275,7 @@ int cmd_monitor(Context& ctx, const std::string& job_ref) {
       auto node = tracked.extract(job.id);
       Tracked t = node.empty() ? Tracked{} : std::move(node.mapped());
       t.meter.add(now, job.bytes_transferred);
-      t.label = job_label(job);
+      t.label = tty ? short_label(job) : job_label(job);
       next.emplace(job.id, std::move(t));
     }
     if (tty) {
@@ -254,9 +284,16 @@ int cmd_monitor(Context& ctx, const std::string& job_ref) {
       lines.push_back(fit("bgcopy monitor: " + std::to_string(jobs.size()) + " job" +
                               (jobs.size() == 1 ? "" : "s") + " (Ctrl-C to quit)",
                           width));
-      for (const auto& job : jobs) {
-        auto& t = next.at(job.id);
-        lines.push_back(fit(t.label + " " + progress_of(job, t, 20), width));
+      // What fits on the screen (a redraw taller than it would scroll and break the cursor
+      // arithmetic): the header, the jobs, and a last line for those left out.
+      const std::size_t room = static_cast<std::size_t>(rows(io) - 2);
+      const std::size_t shown = jobs.size() > room ? room - 1 : jobs.size();
+      for (std::size_t i = 0; i < shown; ++i) {
+        auto& t = next.at(jobs[i].id);
+        lines.push_back(fitted_progress(t.label + " ", jobs[i], t, width));
+      }
+      if (shown < jobs.size()) {
+        lines.push_back("... and " + std::to_string(jobs.size() - shown) + " more");
       }
       if (gone) {
         lines.push_back("job " + job_ref + " is gone (completed or cancelled)");
@@ -371,8 +408,7 @@ int cmd_transfer(Context& ctx, const TransferArgs& args) {
   (void)subscription;  // without events the one-second re-read still drives the loop
   if (InterruptGuard::interrupted()) {
     (void)job.cancel();
-    io.err << "bgcopy: transfer interrupted before it started; job " << job.id()
-           << " cancelled\n";
+    io.err << "bgcopy: transfer interrupted before it started; job " << job.id() << " cancelled\n";
     return kExitInterrupted;
   }
   if (auto s = job.resume(); !s) {
@@ -397,7 +433,7 @@ int cmd_transfer(Context& ctx, const TransferArgs& args) {
     const auto now = SteadyClock::now();
     tracked.meter.add(now, info->bytes_transferred);
     if (tty) {
-      io.err << "\r\x1b[2K" << fit(progress_of(*info, tracked, 24), columns(io)) << std::flush;
+      io.err << "\r\x1b[2K" << fitted_progress("", *info, tracked, columns(io)) << std::flush;
       line_open = true;
     } else if (due(*info, tracked, now)) {
       io.err << progress_of(*info, tracked, 0) << '\n' << std::flush;

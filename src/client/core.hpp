@@ -2,7 +2,6 @@
 #pragma once
 
 #include "client/http.hpp"
-
 #include <bgcopy/result.hpp>
 #include <bgcopy/subscription.hpp>
 #include <bgcopy/types.hpp>
@@ -48,8 +47,7 @@ class ManagerCore {
 
   /// Sends a request and returns the body of a 2xx answer; any other answer becomes the
   /// failure its error body describes. Thread-safe (calls are serialised).
-  Result<std::string> call(client::Method method, std::string_view target,
-                           std::string body = {});
+  Result<std::string> call(client::Method method, std::string_view target, std::string body = {});
 
  private:
   const std::string socket_path_;

@@ -18,6 +18,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <limits>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -39,9 +40,8 @@ constexpr std::string_view kUserAgent = "libbgcopy/" BGCOPY_VERSION_STRING;
 template <class Start>
 beast::error_code run_op(asio::io_context& ioc, Start&& start) {
   beast::error_code result = asio::error::would_block;
-  std::forward<Start>(start)([&result](beast::error_code ec, auto&&... /*ignored*/) {
-    result = ec;
-  });
+  std::forward<Start>(start)(
+      [&result](beast::error_code ec, auto&&... /*ignored*/) { result = ec; });
   ioc.restart();
   ioc.run();
   return result;
@@ -151,10 +151,12 @@ HttpConnection::HttpConnection(std::string socket_path, std::chrono::millisecond
   impl_->timeout = timeout;
 }
 
-HttpConnection::~HttpConnection() { impl_->close(); }
+HttpConnection::~HttpConnection() {
+  impl_->close();
+}
 
 Result<HttpAnswer> HttpConnection::request(Method method, std::string_view target,
-                                           std::string body) {
+                                           const std::string& body) {
   Impl& c = *impl_;
   for (int attempt = 0;; ++attempt) {
     const bool reused = c.stream.has_value();
@@ -165,10 +167,9 @@ Result<HttpAnswer> HttpConnection::request(Method method, std::string_view targe
       }
     }
     c.stream->expires_after(c.timeout);
-    auto req = make_request(method, target, attempt == 0 ? body : std::string(body));
-    auto ec = run_op(c.ioc, [&](auto handler) {
-      http::async_write(*c.stream, req, std::move(handler));
-    });
+    auto req = make_request(method, target, body);  // a copy: a retry sends it again
+    auto ec =
+        run_op(c.ioc, [&](auto handler) { http::async_write(*c.stream, req, std::move(handler)); });
     if (ec) {
       c.close();
       if (reused && attempt == 0 && is_stale_connection(ec)) {
@@ -243,7 +244,9 @@ HttpLineStream::HttpLineStream(std::string socket_path, std::chrono::millisecond
   impl_->timeout = connect_timeout;
 }
 
-HttpLineStream::~HttpLineStream() { impl_->close(); }
+HttpLineStream::~HttpLineStream() {
+  impl_->close();
+}
 
 Result<HttpAnswer> HttpLineStream::open(std::string_view target) {
   Impl& c = *impl_;
@@ -264,9 +267,8 @@ Result<HttpAnswer> HttpLineStream::open(std::string_view target) {
   }
   c.stream->expires_after(c.timeout);
   auto req = make_request(Method::Get, target, {});
-  auto ec = run_op(c.ioc, [&](auto handler) {
-    http::async_write(*c.stream, req, std::move(handler));
-  });
+  auto ec =
+      run_op(c.ioc, [&](auto handler) { http::async_write(*c.stream, req, std::move(handler)); });
   if (ec) {
     c.close();
     return transport_status(ec, "cannot send a request to bgcopyd");
@@ -275,7 +277,8 @@ Result<HttpAnswer> HttpLineStream::open(std::string_view target) {
     return cancelled();
   }
   c.parser.emplace();
-  c.parser->body_limit(boost::none);
+  // Not boost::none: Boost 1.74 compares a Content-Length against an empty optional as "over".
+  c.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   ec = run_op(c.ioc, [&](auto handler) {
     http::async_read_header(*c.stream, c.buffer, *c.parser, std::move(handler));
   });
@@ -360,6 +363,8 @@ void HttpLineStream::cancel() {
   });
 }
 
-bool HttpLineStream::cancelled() const { return impl_->cancelled.load(); }
+bool HttpLineStream::cancelled() const {
+  return impl_->cancelled.load();
+}
 
 }  // namespace bgcopy::client

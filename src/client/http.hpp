@@ -29,12 +29,12 @@ class HttpConnection {
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
-  /// Sends one request and reads the whole answer (any HTTP status). A request that fails on a reused
-  /// connection before any byte of the answer arrived (the service closed an idle connection,
-  /// or restarted) is sent once more on a fresh connection.
-  /// Transport failures: 0xC0D00000 + errno (ETIMEDOUT for the deadline, ECONNRESET when the
-  /// service closed the connection), BG_E_INVALID_SERVER_RESPONSE for bad HTTP.
-  Result<HttpAnswer> request(Method method, std::string_view target, std::string body);
+  /// Sends one request and reads the whole answer (any HTTP status). A request that fails on a
+  /// reused connection before any byte of the answer arrived (the service closed an idle
+  /// connection, or restarted) is sent once more on a fresh connection. Transport failures:
+  /// 0xC0D00000 + errno (ETIMEDOUT for the deadline, ECONNRESET when the service closed the
+  /// connection), BG_E_INVALID_SERVER_RESPONSE for bad HTTP.
+  Result<HttpAnswer> request(Method method, std::string_view target, const std::string& body);
 
  private:
   struct Impl;

@@ -1,8 +1,7 @@
-#include <bgcopy/job.hpp>
-#include <bgcopy/manager.hpp>
-
 #include "client/core.hpp"
 #include "client/wire.hpp"
+#include <bgcopy/job.hpp>
+#include <bgcopy/manager.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -42,7 +41,9 @@ namespace {
 using client::Method;
 namespace wire = client::wire;
 
-Status from_failure(wire::Failure f) { return Status(f.code, std::move(f.message)); }
+Status from_failure(wire::Failure f) {
+  return Status(f.code, std::move(f.message));
+}
 
 /// GET the job's record.
 Result<JobInfo> read_job(const detail::JobCore& core) {
@@ -109,7 +110,9 @@ Result<T> from_info(const detail::JobCore& core, F&& pick) {
   return std::forward<F>(pick)(*info);
 }
 
-bool wait_is_over(JobState s) { return s == JobState::Transferred || s == JobState::Error; }
+bool wait_is_over(JobState s) {
+  return s == JobState::Transferred || s == JobState::Error;
+}
 
 }  // namespace
 
@@ -120,7 +123,9 @@ Job::Job(Job&&) noexcept = default;
 Job& Job::operator=(Job&&) noexcept = default;
 Job::~Job() = default;
 
-const std::string& Job::id() const noexcept { return core_->id(); }
+const std::string& Job::id() const noexcept {
+  return core_->id();
+}
 
 Status Job::add_file(std::string_view remote_url, std::string_view local_path) const noexcept {
   return detail::guard<Status>([&] {
@@ -273,9 +278,8 @@ Result<std::uint32_t> Job::error_count() const noexcept {
 }
 
 Result<std::uint32_t> Job::owner() const noexcept {
-  return detail::guard<Result<std::uint32_t>>([&] {
-    return from_info<std::uint32_t>(*core_, [](const JobInfo& i) { return i.owner; });
-  });
+  return detail::guard<Result<std::uint32_t>>(
+      [&] { return from_info<std::uint32_t>(*core_, [](const JobInfo& i) { return i.owner; }); });
 }
 
 Status Job::set(const JobSettingsPatch& p) const noexcept {

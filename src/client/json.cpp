@@ -1,6 +1,5 @@
-#include <bgcopy/json.hpp>
-
 #include "client/wire.hpp"
+#include <bgcopy/json.hpp>
 
 namespace bgcopy {
 inline namespace v0 {

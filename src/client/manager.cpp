@@ -1,10 +1,10 @@
+#include "client/core.hpp"
+#include "client/wire.hpp"
 #include <bgcopy/manager.hpp>
 #include <bgcopy/version.hpp>
 
-#include "client/core.hpp"
-#include "client/wire.hpp"
-
 #include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,7 +22,7 @@ Result<std::string> ManagerCore::call(client::Method method, std::string_view ta
                                       std::string body) {
   Result<client::HttpAnswer> answer = [&] {
     std::lock_guard lock(mu_);
-    return connection_.request(method, target, std::move(body));
+    return connection_.request(method, target, body);
   }();
   if (!answer) {
     return std::move(answer).status();
@@ -38,12 +38,16 @@ Result<std::string> ManagerCore::call(client::Method method, std::string_view ta
 
 namespace {
 
-Status from_failure(client::wire::Failure f) { return Status(f.code, std::move(f.message)); }
+Status from_failure(client::wire::Failure f) {
+  return Status(f.code, std::move(f.message));
+}
 
 Status invalid_id(std::string_view id) {
   std::string shown(id.substr(0, 60));
-  return Status(hr::EInvalidArg, "not a job id (a GUID such as {C775D194-090F-431F-B5FB-"
-                                 "8334D00D1CB6}): \"" + shown + "\"");
+  return Status(hr::EInvalidArg,
+                "not a job id (a GUID such as {C775D194-090F-431F-B5FB-"
+                "8334D00D1CB6}): \"" +
+                    shown + "\"");
 }
 
 }  // namespace
@@ -99,7 +103,9 @@ Result<Manager> Manager::connect(ConnectOptions options) noexcept {
   });
 }
 
-const std::string& Manager::socket_path() const noexcept { return core_->socket_path(); }
+const std::string& Manager::socket_path() const noexcept {
+  return core_->socket_path();
+}
 
 Result<ServiceInfo> Manager::service_info() const noexcept {
   return detail::guard<Result<ServiceInfo>>([&]() -> Result<ServiceInfo> {
@@ -150,18 +156,17 @@ Result<Job> Manager::get_job(std::string_view id) const noexcept {
 }
 
 Result<std::vector<JobInfo>> Manager::enum_jobs(bool all_users) const noexcept {
-  return detail::guard<Result<std::vector<JobInfo>>>(
-      [&]() -> Result<std::vector<JobInfo>> {
-        auto body = core_->call(client::Method::Get, client::wire::jobs_path(all_users));
-        if (!body) {
-          return std::move(body).status();
-        }
-        std::vector<JobInfo> jobs;
-        if (auto failed = client::wire::decode_job_list(*body, jobs)) {
-          return from_failure(std::move(*failed));
-        }
-        return jobs;
-      });
+  return detail::guard<Result<std::vector<JobInfo>>>([&]() -> Result<std::vector<JobInfo>> {
+    auto body = core_->call(client::Method::Get, client::wire::jobs_path(all_users));
+    if (!body) {
+      return std::move(body).status();
+    }
+    std::vector<JobInfo> jobs;
+    if (auto failed = client::wire::decode_job_list(*body, jobs)) {
+      return from_failure(std::move(*failed));
+    }
+    return jobs;
+  });
 }
 
 Result<Subscription> Manager::subscribe(EventCallback callback,

@@ -1,7 +1,6 @@
-#include <bgcopy/subscription.hpp>
-
 #include "client/core.hpp"
 #include "client/wire.hpp"
+#include <bgcopy/subscription.hpp>
 
 #include <algorithm>
 #include <utility>
@@ -23,10 +22,9 @@ SubscriptionCore::SubscriptionCore(std::string socket_path, std::chrono::millise
       job_id_(std::move(job_id)),
       callback_(std::move(callback)) {}
 
-SubscriptionCore::~SubscriptionCore() {
-  // The last owner is either a Subscription (which stopped us) or the reader thread itself,
-  // which detached itself in stop(). Either way no thread is joinable here.
-}
+// The last owner is either a Subscription (which stopped us) or the reader thread itself,
+// which detached itself in stop(). Either way no thread is joinable here.
+SubscriptionCore::~SubscriptionCore() = default;
 
 Status SubscriptionCore::open_stream() {
   auto answer = stream_.open(target_);
@@ -145,9 +143,13 @@ Subscription& Subscription::operator=(Subscription&& other) noexcept {
   return *this;
 }
 
-Subscription::~Subscription() { stop(); }
+Subscription::~Subscription() {
+  stop();
+}
 
-bool Subscription::active() const noexcept { return core_ && core_->active(); }
+bool Subscription::active() const noexcept {
+  return core_ && core_->active();
+}
 
 void Subscription::stop() noexcept {
   if (core_) {

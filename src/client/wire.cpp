@@ -54,7 +54,9 @@ std::string jobs_path(bool all_users) {
   return path;
 }
 
-std::string events_path(std::string_view job_id) { return proto::events_path(job_id); }
+std::string events_path(std::string_view job_id) {
+  return proto::events_path(job_id);
+}
 
 std::string encode_create(std::string_view display_name, JobType type, JobPriority priority) {
   proto::CreateJobRequest req;
@@ -83,7 +85,9 @@ Outcome decode_health(std::string_view body, Health& out) {
   return std::nullopt;
 }
 
-Outcome decode_job(std::string_view body, JobInfo& out) { return decode_as(body, "job", out); }
+Outcome decode_job(std::string_view body, JobInfo& out) {
+  return decode_as(body, "job", out);
+}
 
 Outcome decode_job_list(std::string_view body, std::vector<JobInfo>& out) {
   proto::JobList list;
@@ -131,12 +135,14 @@ Failure decode_failure(int http_status, std::string_view body) {
       return Failure{info.code, std::move(info.message)};
     }
   }
-  return Failure{hr::BgEInvalidServerResponse,
-                 "bgcopyd answered HTTP " + std::to_string(http_status) +
-                     " without a readable error body"};
+  return Failure{
+      hr::BgEInvalidServerResponse,
+      "bgcopyd answered HTTP " + std::to_string(http_status) + " without a readable error body"};
 }
 
-std::string dump(const JobInfo& v, int indent) { return text(proto::to_json(v), indent); }
+std::string dump(const JobInfo& v, int indent) {
+  return text(proto::to_json(v), indent);
+}
 
 std::string dump(const std::vector<JobInfo>& v, int indent) {
   proto::Json a = proto::Json::array();
@@ -146,7 +152,9 @@ std::string dump(const std::vector<JobInfo>& v, int indent) {
   return text(a, indent);
 }
 
-std::string dump(const FileInfo& v, int indent) { return text(proto::to_json(v), indent); }
+std::string dump(const FileInfo& v, int indent) {
+  return text(proto::to_json(v), indent);
+}
 
 std::string dump(const std::vector<FileInfo>& v, int indent) {
   proto::Json a = proto::Json::array();
@@ -156,7 +164,11 @@ std::string dump(const std::vector<FileInfo>& v, int indent) {
   return text(a, indent);
 }
 
-std::string dump(const ErrorInfo& v, int indent) { return text(proto::to_json(v), indent); }
-std::string dump(const JobEvent& v, int indent) { return text(proto::to_json(v), indent); }
+std::string dump(const ErrorInfo& v, int indent) {
+  return text(proto::to_json(v), indent);
+}
+std::string dump(const JobEvent& v, int indent) {
+  return text(proto::to_json(v), indent);
+}
 
 }  // namespace bgcopy::client::wire

@@ -1,7 +1,10 @@
 #include "daemon/api_server.hpp"
 
-// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>, so it must
+// come before any Boost header.
 #include <utility>
+// clang-format on
 
 #include "base/log.hpp"
 #include "daemon/convert.hpp"
@@ -12,7 +15,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <sys/socket.h>
 
 #include <atomic>
@@ -66,8 +68,8 @@ Reply no_route(http::verb method, std::string_view path) {
 
 Reply bad_method(http::verb method, std::string_view allowed) {
   Reply r = error_reply(http::status::method_not_allowed, hresult_from_http(405),
-                        std::string(http::to_string(method)) + " is not allowed here (allowed: " +
-                            std::string(allowed) + ")");
+                        std::string(http::to_string(method)) +
+                            " is not allowed here (allowed: " + std::string(allowed) + ")");
   r.headers.emplace_back(http::field::allow, std::string(allowed));
   return r;
 }
@@ -88,10 +90,9 @@ Result<bool> parse_flag(const std::optional<std::string>& value, std::string_vie
 }
 
 bool is_disconnect(const ErrorCode& ec) {
-  return ec == http::error::end_of_stream || ec == net::error::eof ||
-         ec == beast::error::timeout || ec == net::error::operation_aborted ||
-         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == net::error::bad_descriptor;
+  return ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == net::error::bad_descriptor;
 }
 
 void log_exception(std::exception_ptr e) {
@@ -107,8 +108,8 @@ void log_exception(std::exception_ptr e) {
 
 // One event-stream subscriber: its feed, and the timer its coroutine sleeps on.
 struct Subscriber {
-  Subscriber(Executor ex, engine::Caller c, std::optional<JobId> f,
-             std::atomic<std::uint64_t>& seq, std::size_t capacity, Millis window)
+  Subscriber(Executor ex, engine::Caller c, std::optional<JobId> f, std::atomic<std::uint64_t>& seq,
+             std::size_t capacity, Millis window)
       : executor(ex), timer(ex), caller(c), filter(f), feed(seq, capacity, window) {}
 
   Executor executor;
@@ -146,7 +147,9 @@ struct ApiServer::Impl {
   Reply add_files(const JobId& id, const std::string& body, engine::Caller caller);
   Reply action(const JobId& id, std::string_view what, engine::Caller caller);
   Reply get_error(const JobId& id, engine::Caller caller);
-  JobInfo info_of(const engine::JobView& view) { return to_public(view, names.name_of(view.record.owner)); }
+  JobInfo info_of(const engine::JobView& view) {
+    return to_public(view, names.name_of(view.record.owner));
+  }
 
   EngineHost& host;
   EventHub& hub;
@@ -155,6 +158,9 @@ struct ApiServer::Impl {
   UserNames names;
 
   std::atomic<std::size_t> connections{0};
+  // Accept loop only.
+  std::uint64_t refused = 0;
+  std::chrono::steady_clock::time_point last_refusal_log{};
   std::atomic<std::uint64_t> seq{0};
   std::mutex subs_mu;
   std::vector<std::shared_ptr<Subscriber>> subs;
@@ -187,8 +193,15 @@ net::awaitable<void> ApiServer::Impl::accept_loop() {
       continue;
     }
     if (connections.load() >= options.max_connections) {
-      log::warn("api: connection limit (" + std::to_string(options.max_connections) +
-                ") reached; closing a new connection");
+      // At most one line a minute: a connection flood must not become a log flood.
+      const auto now = std::chrono::steady_clock::now();
+      ++refused;
+      if (now - last_refusal_log >= std::chrono::minutes(1)) {
+        log::warn("api: connection limit (" + std::to_string(options.max_connections) +
+                  ") reached; closed " + std::to_string(refused) + " new connection(s)");
+        last_refusal_log = now;
+        refused = 0;
+      }
       socket.close(ec);
       continue;
     }
@@ -244,6 +257,12 @@ net::awaitable<void> ApiServer::Impl::session(Stream stream, engine::Caller call
                              error_reply(http::status::request_header_fields_too_large,
                                          hr::EInvalidArg, "the header block exceeds 16 KiB"),
                              false, 11);
+      } else if (ec == http::error::body_limit) {
+        // Beast can already see a chunked body overflow while it reads the header.
+        co_await write_reply(stream,
+                             error_reply(http::status::payload_too_large, hr::EInvalidArg,
+                                         "the request body exceeds 1 MiB"),
+                             false, 11);
       } else if (!is_disconnect(ec)) {
         co_await write_reply(stream,
                              error_reply(http::status::bad_request, hr::EInvalidArg,
@@ -294,8 +313,8 @@ net::awaitable<void> ApiServer::Impl::session(Stream stream, engine::Caller call
       reply = error_reply(http::status::uri_too_long, hr::EInvalidArg,
                           "the request target exceeds 8 KiB");
       reply.close = true;
-    } else if (auto t = proto::parse_target(std::string_view(req.target().data(),
-                                                             req.target().size()));
+    } else if (auto t =
+                   proto::parse_target(std::string_view(req.target().data(), req.target().size()));
                !t) {
       reply = error_reply(t.error());
     } else {
@@ -325,8 +344,7 @@ net::awaitable<void> ApiServer::Impl::session(Stream stream, engine::Caller call
 }
 
 net::awaitable<void> ApiServer::Impl::serve_events(Stream& stream, engine::Caller caller,
-                                                   const proto::Target& target,
-                                                   unsigned version) {
+                                                   const proto::Target& target, unsigned version) {
   std::optional<JobId> filter;
   if (auto job = target.param(proto::route::kJobParam)) {
     auto id = parse_job_id(*job);
@@ -456,10 +474,9 @@ Reply ApiServer::Impl::handle(http::verb method, const proto::Target& target,
   }
   if (seg.size() == 4) {
     const std::string_view sub = seg[3];
-    const bool known = sub == route::kFiles || sub == route::kResume ||
-                       sub == route::kSuspend || sub == route::kCancel ||
-                       sub == route::kComplete || sub == route::kTakeOwnership ||
-                       sub == route::kError;
+    const bool known = sub == route::kFiles || sub == route::kResume || sub == route::kSuspend ||
+                       sub == route::kCancel || sub == route::kComplete ||
+                       sub == route::kTakeOwnership || sub == route::kError;
     if (!known) return no_route(method, target.path);
   }
   auto id = parse_job_id(seg[2]);
@@ -541,8 +558,7 @@ Reply ApiServer::Impl::get_job(const JobId& id, engine::Caller caller) {
   return json_reply(http::status::ok, proto::to_json(info_of(*view)));
 }
 
-Reply ApiServer::Impl::patch_job(const JobId& id, const std::string& body,
-                                 engine::Caller caller) {
+Reply ApiServer::Impl::patch_job(const JobId& id, const std::string& body, engine::Caller caller) {
   JobSettingsPatch patch;
   if (auto st = proto::decode(body, patch); !st) return error_reply(st.error());
   auto view = host.call([&](engine::Engine& e) -> Result<engine::JobView> {
@@ -567,8 +583,7 @@ Reply ApiServer::Impl::list_files(const JobId& id, engine::Caller caller) {
   return json_reply(http::status::ok, proto::to_json(list));
 }
 
-Reply ApiServer::Impl::add_files(const JobId& id, const std::string& body,
-                                 engine::Caller caller) {
+Reply ApiServer::Impl::add_files(const JobId& id, const std::string& body, engine::Caller caller) {
   proto::AddFilesRequest req;
   if (auto st = proto::decode(body, req); !st) return error_reply(st.error());
   std::vector<engine::FileSpec> specs;
@@ -584,8 +599,7 @@ Reply ApiServer::Impl::add_files(const JobId& id, const std::string& body,
   return json_reply(http::status::ok, proto::to_json(info_of(*view)));
 }
 
-Reply ApiServer::Impl::action(const JobId& id, std::string_view what,
-                              engine::Caller caller) {
+Reply ApiServer::Impl::action(const JobId& id, std::string_view what, engine::Caller caller) {
   namespace route = proto::route;
   struct Outcome {
     Hresult code = hr::SOk;
@@ -632,7 +646,9 @@ Reply ApiServer::Impl::get_error(const JobId& id, engine::Caller caller) {
 ApiServer::ApiServer(EngineHost& host, EventHub& hub, ApiOptions options)
     : impl_(std::make_shared<Impl>(host, hub, std::move(options))) {}
 
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+  stop();
+}
 
 Status ApiServer::start(UniqueFd listening) {
   Impl& s = *impl_;
@@ -646,14 +662,13 @@ Status ApiServer::start(UniqueFd listening) {
   if (ec) {
     s.acceptor.reset();
     s.ioc.reset();
-    return Error::make(hresult_from_errno(ec.value()), "cannot use the listening socket: " +
-                                                           ec.message());
+    return Error::make(hresult_from_errno(ec.value()),
+                       "cannot use the listening socket: " + ec.message());
   }
   listening.release();  // the acceptor owns it now
   s.started = true;
-  s.hub_token = s.hub.add([impl = impl_.get()](const engine::Event& ev) {
-    impl->on_engine_event(ev);
-  });
+  s.hub_token =
+      s.hub.add([impl = impl_.get()](const engine::Event& ev) { impl->on_engine_event(ev); });
   net::co_spawn(*s.ioc, s.accept_loop(), log_exception);
   for (unsigned i = 0; i < std::max(1U, s.options.threads); ++i) {
     s.threads.emplace_back([&s] { s.ioc->run(); });
@@ -683,6 +698,8 @@ void ApiServer::stop() {
   s.ioc.reset();
 }
 
-std::size_t ApiServer::connections() const { return impl_->connections.load(); }
+std::size_t ApiServer::connections() const {
+  return impl_->connections.load();
+}
 
 }  // namespace bgcopy::daemon

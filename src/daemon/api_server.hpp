@@ -24,10 +24,10 @@ namespace bgcopy::daemon {
 
 struct ApiOptions {
   Mode mode = Mode::User;
-  std::string version;                             // for /v1/health and the Server header
+  std::string version;  // for /v1/health and the Server header
   unsigned threads = 2;
   std::size_t max_connections = 256;
-  std::chrono::milliseconds read_timeout{30'000};  // to receive one whole request (or idle)
+  std::chrono::milliseconds read_timeout{30'000};   // to receive one whole request (or idle)
   std::chrono::milliseconds write_timeout{30'000};  // to send one response or event chunk
   std::size_t event_queue_capacity = 1024;          // per event-stream subscriber
   std::chrono::milliseconds coalesce_window{500};   // JobModification, per job per subscriber

@@ -32,14 +32,15 @@ struct Setting {
 template <class T>
 Setting integer(std::string_view key, T engine::EngineConfig::*field, std::int64_t lo,
                 std::int64_t hi, std::int64_t scale = 1) {
-  return Setting{key, [key, field, lo, hi, scale](const toml::node& n, DaemonConfig& c,
-                                                   const std::string& where) -> Status {
+  return Setting{key,
+                 [key, field, lo, hi, scale](const toml::node& n, DaemonConfig& c,
+                                             const std::string& where) -> Status {
                    const auto v = n.value_exact<std::int64_t>();
                    if (!v || *v < lo || *v > hi) {
-                     return Error::make(hr::EInvalidArg,
-                                        where + ": " + std::string(key) +
-                                            ": expected an integer from " + std::to_string(lo) +
-                                            " to " + std::to_string(hi));
+                     return Error::make(hr::EInvalidArg, where + ": " + std::string(key) +
+                                                             ": expected an integer from " +
+                                                             std::to_string(lo) + " to " +
+                                                             std::to_string(hi));
                    }
                    c.engine.*field = static_cast<T>(*v * scale);
                    return {};
@@ -49,8 +50,9 @@ Setting integer(std::string_view key, T engine::EngineConfig::*field, std::int64
 // A byte count: an integer or a string with a unit ("8MiB").
 Setting bytes(std::string_view key, std::uint64_t engine::EngineConfig::*field, std::uint64_t lo,
               std::uint64_t hi) {
-  return Setting{key, [key, field, lo, hi](const toml::node& n, DaemonConfig& c,
-                                           const std::string& where) -> Status {
+  return Setting{key,
+                 [key, field, lo, hi](const toml::node& n, DaemonConfig& c,
+                                      const std::string& where) -> Status {
                    std::optional<std::uint64_t> v;
                    if (auto i = n.value_exact<std::int64_t>(); i && *i >= 0) {
                      v = static_cast<std::uint64_t>(*i);
@@ -69,22 +71,39 @@ Setting bytes(std::string_view key, std::uint64_t engine::EngineConfig::*field, 
                  }};
 }
 
+Setting api_integer(std::string_view key, std::uint32_t ApiLimits::*field, std::int64_t lo,
+                    std::int64_t hi) {
+  return Setting{key,
+                 [key, field, lo, hi](const toml::node& n, DaemonConfig& c,
+                                      const std::string& where) -> Status {
+                   const auto v = n.value_exact<std::int64_t>();
+                   if (!v || *v < lo || *v > hi) {
+                     return Error::make(hr::EInvalidArg, where + ": " + std::string(key) +
+                                                             ": expected an integer from " +
+                                                             std::to_string(lo) + " to " +
+                                                             std::to_string(hi));
+                   }
+                   c.api.*field = static_cast<std::uint32_t>(*v);
+                   return {};
+                 }};
+}
+
 const std::vector<Setting>& settings() {
   using E = engine::EngineConfig;
   static const std::vector<Setting> kSettings = [] {
     std::vector<Setting> s;
-    s.push_back(Setting{"log_level", [](const toml::node& n, DaemonConfig& c,
-                                        const std::string& where) -> Status {
-                          log::Level level{};
-                          const auto v = n.value_exact<std::string>();
-                          if (!v || !log::parse_level(*v, level)) {
-                            return Error::make(hr::EInvalidArg,
-                                               where + ": log_level: expected one of trace, "
-                                                       "debug, info, warn, error, off");
-                          }
-                          c.log_level = level;
-                          return {};
-                        }});
+    s.push_back(Setting{
+        "log_level", [](const toml::node& n, DaemonConfig& c, const std::string& where) -> Status {
+          log::Level level{};
+          const auto v = n.value_exact<std::string>();
+          if (!v || !log::parse_level(*v, level)) {
+            return Error::make(hr::EInvalidArg, where +
+                                                    ": log_level: expected one of trace, "
+                                                    "debug, info, warn, error, off");
+          }
+          c.log_level = level;
+          return {};
+        }});
     s.push_back(integer("scheduler.max_background_jobs", &E::max_background_jobs, 1, 1024));
     s.push_back(integer("scheduler.time_slice", &E::time_slice_s, 1, 7 * 86400));
     s.push_back(integer("limits.jobs_per_user", &E::max_jobs_per_user, 1, 1'000'000));
@@ -100,6 +119,8 @@ const std::vector<Setting>& settings() {
     s.push_back(integer("transfer.checkpoint_ms", &E::checkpoint_ms, 10, 3'600'000));
     s.push_back(integer("transfer.stall_timeout", &E::stall_timeout_s, 1, 86400));
     s.push_back(integer("transfer.connect_timeout", &E::connect_timeout_s, 1, 3600));
+    s.push_back(api_integer("api.request_timeout", &ApiLimits::request_timeout_s, 1, 3600));
+    s.push_back(api_integer("api.max_connections", &ApiLimits::max_connections, 1, 65536));
     return s;
   }();
   return kSettings;
@@ -127,8 +148,8 @@ bool is_section(std::string_view name) {
 Status apply_table(const toml::table& table, const std::string& prefix, DaemonConfig& config,
                    const std::string& source) {
   for (const auto& [k, node] : table) {
-    const std::string key = prefix.empty() ? std::string(k.str())
-                                           : prefix + "." + std::string(k.str());
+    const std::string key =
+        prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     const auto& region = node.source().begin.line != 0 ? node.source() : k.source();
     if (const auto* sub = node.as_table()) {
       if (!prefix.empty() || !is_section(key)) {
@@ -176,10 +197,17 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
     std::uint64_t factor;
   };
   static constexpr Unit kUnits[] = {
-      {"", 1},           {"B", 1},
-      {"K", 1ULL << 10}, {"KIB", 1ULL << 10}, {"KB", 1000ULL},
-      {"M", 1ULL << 20}, {"MIB", 1ULL << 20}, {"MB", 1000ULL * 1000},
-      {"G", 1ULL << 30}, {"GIB", 1ULL << 30}, {"GB", 1000ULL * 1000 * 1000},
+      {"", 1},
+      {"B", 1},
+      {"K", 1ULL << 10},
+      {"KIB", 1ULL << 10},
+      {"KB", 1000ULL},
+      {"M", 1ULL << 20},
+      {"MIB", 1ULL << 20},
+      {"MB", 1000ULL * 1000},
+      {"G", 1ULL << 30},
+      {"GIB", 1ULL << 30},
+      {"GB", 1000ULL * 1000 * 1000},
   };
   for (const auto& u : kUnits) {
     if (unit == u.name) {

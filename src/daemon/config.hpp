@@ -26,6 +26,10 @@
 //   checkpoint_ms = 1000          # ... or this often, whichever comes first
 //   stall_timeout = 60            # seconds without a byte: transient error
 //   connect_timeout = 30          # seconds
+//
+//   [api]
+//   request_timeout = 30          # seconds to receive one whole request; idle keep-alive too
+//   max_connections = 256         # simultaneous API connections; beyond it new ones are closed
 #pragma once
 
 #include "base/error.hpp"
@@ -38,8 +42,14 @@
 
 namespace bgcopy::daemon {
 
+struct ApiLimits {
+  std::uint32_t request_timeout_s = 30;
+  std::uint32_t max_connections = 256;
+};
+
 struct DaemonConfig {
   engine::EngineConfig engine;
+  ApiLimits api;
   std::optional<log::Level> log_level;  // unset: the command line's or the default
 };
 

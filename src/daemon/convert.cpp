@@ -92,8 +92,8 @@ JobInfo to_public(const engine::JobView& view, std::string owner_name) {
   j.files_total = static_cast<std::uint32_t>(r.files.size());
   j.files_transferred = r.files_transferred();
   j.error_count = r.error_count;
-  if (r.error && (r.state == engine::JobState::Error ||
-                  r.state == engine::JobState::TransientError)) {
+  if (r.error &&
+      (r.state == engine::JobState::Error || r.state == engine::JobState::TransientError)) {
     j.error = to_public(*r.error, r.files);
   }
   j.created = r.times.created;
@@ -142,18 +142,26 @@ engine::SettingsPatch to_engine(const JobSettingsPatch& p) {
   return out;
 }
 
-engine::JobType to_engine(JobType type) { return static_cast<engine::JobType>(type); }
+engine::JobType to_engine(JobType type) {
+  return static_cast<engine::JobType>(type);
+}
 engine::JobPriority to_engine(JobPriority priority) {
   return static_cast<engine::JobPriority>(priority);
 }
-JobState to_public(engine::JobState state) { return static_cast<JobState>(state); }
+JobState to_public(engine::JobState state) {
+  return static_cast<JobState>(state);
+}
 
 EventType to_public(engine::Event::Kind kind) {
   switch (kind) {
-    case engine::Event::Kind::JobTransferred: return EventType::JobTransferred;
-    case engine::Event::Kind::JobError: return EventType::JobError;
-    case engine::Event::Kind::JobModification: return EventType::JobModification;
-    case engine::Event::Kind::FileTransferred: return EventType::FileTransferred;
+    case engine::Event::Kind::JobTransferred:
+      return EventType::JobTransferred;
+    case engine::Event::Kind::JobError:
+      return EventType::JobError;
+    case engine::Event::Kind::JobModification:
+      return EventType::JobModification;
+    case engine::Event::Kind::FileTransferred:
+      return EventType::FileTransferred;
   }
   return EventType::JobModification;
 }

@@ -4,7 +4,6 @@
 
 #include "engine/engine.hpp"
 #include "engine/types.hpp"
-
 #include <bgcopy/types.hpp>
 
 #include <sys/types.h>

@@ -12,9 +12,8 @@ void EventFeed::push(JobEvent event) {
     return;
   }
   if (queue_.size() >= capacity_) {
-    auto it = std::find_if(queue_.begin(), queue_.end(), [](const JobEvent& e) {
-      return e.type == EventType::JobModification;
-    });
+    auto it = std::find_if(queue_.begin(), queue_.end(),
+                           [](const JobEvent& e) { return e.type == EventType::JobModification; });
     if (it == queue_.end()) {
       overflowed_ = true;
       return;

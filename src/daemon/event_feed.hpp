@@ -16,7 +16,6 @@
 #pragma once
 
 #include "base/clock.hpp"
-
 #include <bgcopy/types.hpp>
 
 #include <atomic>
@@ -40,7 +39,7 @@ class EventFeed {
   bool offer(JobEvent event, MonoTime now);
 
   struct Batch {
-    std::vector<JobEvent> events;       // in order
+    std::vector<JobEvent> events;        // in order
     std::optional<MonoTime> next_flush;  // when a held JobModification becomes due
     bool overflowed = false;
   };

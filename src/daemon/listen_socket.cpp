@@ -1,10 +1,13 @@
 #include "daemon/listen_socket.hpp"
 
-#include <fcntl.h>
+#include "base/log.hpp"
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
+
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -126,9 +129,14 @@ Result<std::optional<UniqueFd>> activated_socket() {
 
 void notify_ready(std::string_view status) {
   const std::string msg = "READY=1\nSTATUS=" + std::string(status);
-  sd_notify(0, msg.c_str());
+  const int rc = sd_notify(0, msg.c_str());
+  if (rc < 0) {
+    log::warn(std::string("sd_notify(READY=1) failed: ") + std::strerror(-rc));
+  }
 }
 
-void notify_stopping() { sd_notify(0, "STOPPING=1\nSTATUS=Shutting down"); }
+void notify_stopping() {
+  sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+}
 
 }  // namespace bgcopy::daemon

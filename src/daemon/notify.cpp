@@ -2,14 +2,14 @@
 
 #include "base/log.hpp"
 #include "base/unique_fd.hpp"
-
 #include <bgcopy/types.hpp>
+
+#include <sys/wait.h>
 
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,7 +127,9 @@ NotifyRunner::NotifyRunner(EngineHost& host, EventHub& hub) : host_(host), hub_(
   });
 }
 
-NotifyRunner::~NotifyRunner() { stop(); }
+NotifyRunner::~NotifyRunner() {
+  stop();
+}
 
 void NotifyRunner::stop() {
   if (token_ != 0) {
@@ -187,12 +189,12 @@ void NotifyRunner::handle(const Job& job) {
   };
   auto pid = spawn_as(r.owner, r.settings.notify_cmdline, env);
   if (!pid) {
-    log::warn("job " + r.id.to_string() + ": cannot run the notify command: " +
-              pid.error().message);
+    log::warn("job " + r.id.to_string() +
+              ": cannot run the notify command: " + pid.error().message);
     return;
   }
-  log::debug("job " + r.id.to_string() + ": notify command started as pid " +
-             std::to_string(*pid) + " for " + state);
+  log::debug("job " + r.id.to_string() + ": notify command started as pid " + std::to_string(*pid) +
+             " for " + state);
   std::lock_guard lock(children_mu_);
   children_.push_back(*pid);
 }

@@ -1,7 +1,8 @@
 #include "daemon/paths.hpp"
 
-#include <pwd.h>
 #include <sys/stat.h>
+
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,7 +48,9 @@ std::string parent_of(const std::string& path) {
 
 }  // namespace
 
-std::string_view mode_name(Mode mode) { return mode == Mode::System ? "system" : "user"; }
+std::string_view mode_name(Mode mode) {
+  return mode == Mode::System ? "system" : "user";
+}
 
 Result<Paths> resolve_paths(Mode mode, const PathOverrides& overrides, uid_t uid,
                             const EnvLookup& env) {
@@ -96,15 +99,15 @@ Result<Paths> resolve_paths(Mode mode, const PathOverrides& overrides, uid_t uid
       *overridden = true;
     }
     if (field.front() != '/') {
-      return Error::make(hr::EInvalidArg, std::string(what) + " must be an absolute path: " +
-                                              field);
+      return Error::make(hr::EInvalidArg,
+                         std::string(what) + " must be an absolute path: " + field);
     }
     return {};
   };
   BGCOPY_TRY(apply(p.socket, overrides.socket, env("BGCOPY_SOCKET"), "the socket path",
                    &p.socket_explicit));
-  BGCOPY_TRY(apply(p.state_dir, overrides.state_dir, env("BGCOPY_STATE_DIR"),
-                   "the state directory", nullptr));
+  BGCOPY_TRY(apply(p.state_dir, overrides.state_dir, env("BGCOPY_STATE_DIR"), "the state directory",
+                   nullptr));
   if (!overrides.config.empty()) {
     p.config = overrides.config;
     p.config_explicit = true;
@@ -152,9 +155,9 @@ Status prepare_socket_dir(const std::string& socket_path, Mode mode, uid_t uid, 
   if (mode == Mode::User) {
     // Someone else's directory (e.g. squatted /tmp/bgcopy-UID) could hold a fake socket.
     if (st.st_uid != uid) {
-      return Error::make(hr::EAccessDenied,
-                         "socket directory " + dir + " belongs to uid " +
-                             std::to_string(st.st_uid) + ", not " + std::to_string(uid));
+      return Error::make(hr::EAccessDenied, "socket directory " + dir + " belongs to uid " +
+                                                std::to_string(st.st_uid) + ", not " +
+                                                std::to_string(uid));
     }
     if ((st.st_mode & 0077) != 0 && ::chmod(dir.c_str(), 0700) != 0) {
       return Error::from_errno(errno, "cannot make socket directory " + dir + " private");

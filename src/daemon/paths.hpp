@@ -16,9 +16,9 @@ enum class Mode : std::uint8_t { User, System };
 std::string_view mode_name(Mode mode);  // "user" / "system"
 
 struct Paths {
-  std::string socket;     // the API socket
-  std::string state_dir;  // bgcopy.db and the lock file
-  std::string config;     // the TOML file (need not exist unless given explicitly)
+  std::string socket;            // the API socket
+  std::string state_dir;         // bgcopy.db and the lock file
+  std::string config;            // the TOML file (need not exist unless given explicitly)
   bool config_explicit = false;  // from --config: a missing file is then an error
   bool socket_explicit = false;  // from --socket or BGCOPY_SOCKET
 };

@@ -674,9 +674,9 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
   using Kind = TransferEvent::Kind;
   switch (ev.kind) {
     case Kind::Connected: {
-      if (ev.bytes_total) {
-        if (f.spec.ranges.empty()) f.bytes_total = ev.bytes_total;
-      }
+      // For ranged files the transfer reports the sum of the range lengths, which becomes
+      // known once an open-ended range meets the remote size.
+      if (ev.bytes_total) f.bytes_total = ev.bytes_total;
       f.validators = ev.validators;
       if (ev.remote_mtime) f.remote_mtime = ev.remote_mtime;
       if (r.state == JobState::Connecting) {
@@ -691,7 +691,7 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
       job.durable[ev.file_index] = 0;
       f.restarts += 1;
       f.validators = ev.validators;
-      if (ev.bytes_total && f.spec.ranges.empty()) f.bytes_total = ev.bytes_total;
+      if (ev.bytes_total) f.bytes_total = ev.bytes_total;
       log::info("job " + r.id.to_string() + ": " + f.spec.remote_url +
                 " changed on the server; restarting it from byte 0 (" +
                 hresult_name(hr::BgERemoteFileChanged) + ")");
@@ -703,7 +703,7 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
       break;
     }
     case Kind::Progress: {
-      if (ev.bytes_total && f.spec.ranges.empty()) f.bytes_total = ev.bytes_total;
+      if (ev.bytes_total) f.bytes_total = ev.bytes_total;
       if (ev.bytes_transferred > f.bytes_transferred) {
         // Any byte is progress: the no-progress clock stops.
         r.no_progress_since.reset();

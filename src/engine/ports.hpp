@@ -59,6 +59,8 @@ struct TransferEvent {
   Kind kind = Kind::Progress;
   std::uint64_t bytes_transferred = 0;  // staging bytes held
   bool durable = false;
+  // Length the staging file will have when complete: the remote size, or for a ranged file
+  // the sum of its range lengths (known once an open-ended range met the remote size).
   std::optional<std::uint64_t> bytes_total;
   Validators validators;
   std::optional<std::int64_t> remote_mtime;

@@ -9,9 +9,9 @@
 #include "daemon/service.hpp"
 
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
 
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -57,7 +57,9 @@ constexpr const char* kFooter =
     "  [retention]  inactive_days = 90  (untouched jobs are cancelled; 0 = never)\n"
     "  [bandwidth]  background = 0  (bytes/s for background jobs, or \"8MiB\"; 0 = unlimited)\n"
     "  [transfer]   checkpoint_bytes = \"1MiB\"  checkpoint_ms = 1000\n"
-    "               stall_timeout = 60  connect_timeout = 30  (seconds)\n\n"
+    "               stall_timeout = 60  connect_timeout = 30  (seconds)\n"
+    "  [api]        request_timeout = 30 (seconds to send one request)\n"
+    "               max_connections = 256\n\n"
     "ENVIRONMENT\n"
     "  BGCOPY_SOCKET     socket path (overrides the mode's default; --socket wins over it)\n"
     "  BGCOPY_STATE_DIR  state directory (likewise; --state-dir wins over it)\n"
@@ -105,9 +107,9 @@ int run(const Options& opt) {
   const daemon::Mode mode = opt.system ? daemon::Mode::System : daemon::Mode::User;
   const uid_t uid = ::geteuid();
 
-  auto paths = daemon::resolve_paths(mode,
-                                     daemon::PathOverrides{opt.socket, opt.state_dir, opt.config},
-                                     uid, [](const char* name) { return std::getenv(name); });
+  auto paths =
+      daemon::resolve_paths(mode, daemon::PathOverrides{opt.socket, opt.state_dir, opt.config}, uid,
+                            [](const char* name) { return std::getenv(name); });
   if (!paths) return fail(paths.error().message);
 
   auto config = daemon::load_config(paths->config, paths->config_explicit);
@@ -132,8 +134,8 @@ int run(const Options& opt) {
     }
   }
 
-  if (auto st = daemon::make_dirs(paths->state_dir.substr(0, paths->state_dir.find_last_of('/')),
-                                  0700);
+  if (auto st =
+          daemon::make_dirs(paths->state_dir.substr(0, paths->state_dir.find_last_of('/')), 0700);
       !st) {
     return fail(st.error().message);
   }
@@ -160,6 +162,8 @@ int run(const Options& opt) {
   daemon::ApiOptions api;
   api.mode = mode;
   api.version = BGCOPY_VERSION;
+  api.max_connections = config->api.max_connections;
+  api.read_timeout = std::chrono::seconds(config->api.request_timeout_s);
   daemon::ApiServer server((*service)->host(), (*service)->events(), api);
   if (auto st = server.start(std::move(listening)); !st) return fail(st.error().message);
 
@@ -186,9 +190,9 @@ int run(const Options& opt) {
   }
 
   daemon::notify_stopping();
-  server.stop();           // no new calls; event streams end
-  notify.stop();           // no new notify commands
-  (*service)->stop();      // checkpoint and stop every transfer
+  server.stop();       // no new calls; event streams end
+  notify.stop();       // no new notify commands
+  (*service)->stop();  // checkpoint and stop every transfer
   service->reset();
   log::info("bgcopyd stopped");
   return kExitOk;
@@ -214,8 +218,7 @@ int main(int argc, char** argv) {
                "System mode: serve every local user (run as root, normally by systemd)");
   app.add_flag("--foreground", opt.foreground,
                "Run in the foreground (always the case; accepted for compatibility)");
-  app.add_option("--config", opt.config, "Config file to read; it must exist")
-      ->type_name("PATH");
+  app.add_option("--config", opt.config, "Config file to read; it must exist")->type_name("PATH");
   app.add_option("--socket", opt.socket, "Listen on this Unix socket path")->type_name("PATH");
   app.add_option("--state-dir", opt.state_dir, "Keep the job database in this directory")
       ->type_name("DIR");

@@ -93,6 +93,8 @@ bool user_can_read_path(uid_t uid, const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && user_may_access(id, st, R_OK);
 }
 
-bool acting_for_other_user(uid_t owner) { return geteuid() == 0 && owner != 0; }
+bool acting_for_other_user(uid_t owner) {
+  return geteuid() == 0 && owner != 0;
+}
 
 }  // namespace bgcopy::fs

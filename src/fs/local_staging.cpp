@@ -1,15 +1,19 @@
 #include "fs/local_staging.hpp"
 
+#include "base/log.hpp"
 #include "fs/access.hpp"
 #include "fs/paths.hpp"
 
-#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 namespace bgcopy::fs {
@@ -177,6 +181,28 @@ Result<UniqueFd> open_staging_for_read(const engine::FileRecord& file) {
   return fd;
 }
 
+namespace {
+
+// A finalize that already renamed the file but whose caller never recorded it (a crash in
+// between) must succeed when repeated: the staging name is gone and the final name holds a file
+// that matches the record.
+bool already_finalized(int dir_fd, const engine::FileRecord& file, const std::string& name) {
+  struct stat st {};
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+      !file.bytes_total || static_cast<std::uint64_t>(st.st_size) != *file.bytes_total) {
+    return false;
+  }
+  return !file.remote_mtime || st.st_mtim.tv_sec == static_cast<time_t>(*file.remote_mtime);
+}
+
+}  // namespace
+
+LocalStaging::LocalStaging() {
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  final_mode_ = static_cast<mode_t>(0666 & ~mask);
+}
+
 Status LocalStaging::finalize(uid_t owner, const engine::FileRecord& file) {
   BGCOPY_TRY(check_staging_name(file.staging_name));
   auto dir = open_parent_dir(file.spec.local_path, owner);
@@ -185,10 +211,15 @@ Status LocalStaging::finalize(uid_t owner, const engine::FileRecord& file) {
   }
   const auto shown = staging_path(file);
   const auto& final_path = file.spec.local_path;
+  const auto name = base_name(final_path);
   UniqueFd fd(openat(dir->get(), file.staging_name.c_str(),
                      O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd.valid()) {
-    return Error::from_errno(errno, "cannot open staging file " + shown);
+    const int err = errno;
+    if (err == ENOENT && already_finalized(dir->get(), file, name)) {
+      return {};
+    }
+    return Error::from_errno(err, "cannot open staging file " + shown);
   }
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) {
@@ -197,18 +228,15 @@ Status LocalStaging::finalize(uid_t owner, const engine::FileRecord& file) {
   if (!S_ISREG(st.st_mode)) {
     return invalid("staging file is not a regular file: " + shown);
   }
-  if (fsync(fd.get()) != 0) {
-    return Error::from_errno(errno, "cannot sync staging file " + shown);
-  }
+  // Time and owner first, so the fsync below makes them durable together with the data.
   if (file.remote_mtime) {
-    timespec times[2]{};
+    std::array<timespec, 2> times{};
     times[0].tv_nsec = UTIME_NOW;
     times[1].tv_sec = static_cast<time_t>(*file.remote_mtime);
-    if (futimens(fd.get(), times) != 0) {
+    if (futimens(fd.get(), times.data()) != 0) {
       return Error::from_errno(errno, "cannot set modification time of " + shown);
     }
   }
-  const auto name = base_name(final_path);
   if (acting_for_other_user(owner)) {
     struct stat dir_st {};
     if (fstat(dir->get(), &dir_st) != 0) {
@@ -224,12 +252,23 @@ Status LocalStaging::finalize(uid_t owner, const engine::FileRecord& file) {
       return Error::from_errno(errno, "cannot give " + shown + " to its owner");
     }
   }
+  // Staging files are private (0600) while incomplete; the delivered file gets the ordinary
+  // mode a program of the owner would create (0666 less the service's umask).
+  if (fchmod(fd.get(), final_mode_) != 0) {
+    return Error::from_errno(errno, "cannot set the mode of " + shown);
+  }
+  if (fsync(fd.get()) != 0) {
+    return Error::from_errno(errno, "cannot sync staging file " + shown);
+  }
   fd.reset();
   if (renameat(dir->get(), file.staging_name.c_str(), dir->get(), name.c_str()) != 0) {
     return Error::from_errno(errno, "cannot rename " + shown + " to " + final_path);
   }
-  if (fsync(dir->get()) != 0) {
-    return Error::from_errno(errno, "cannot sync directory of " + final_path);
+  if (fsync(dir->get()) != 0 && fsync(dir->get()) != 0) {
+    // The rename is done and visible; failing now would leave a caller retrying a rename that
+    // cannot happen again, so report success and leave a trace.
+    log::warn("cannot sync directory of " + final_path +
+              " after the rename: " + std::strerror(errno));
   }
   return {};
 }

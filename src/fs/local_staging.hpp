@@ -25,10 +25,18 @@ namespace bgcopy::fs {
 
 class LocalStaging final : public engine::StagingPort {
  public:
+  /// Reads the process umask once (construct before other threads create files): finalized
+  /// files get mode 0666 & ~umask.
+  LocalStaging();
+
   /// Errors: E_INVALIDARG (syntax, missing parent, parent not a directory, destination is a
   /// directory), E_ACCESSDENIED (/proc, /sys, /dev, or the owner may not write the parent),
   /// 0xC0D00000 + errno for other failures. Context LOCAL_FILE.
   Status check_destination(uid_t owner, const std::string& local_path) override;
+  /// Sets the mtime (remote_mtime) and, for another owner, the owner; fsyncs; renames; fsyncs
+  /// the directory. Repeating it after a crash that followed the rename succeeds: a missing
+  /// staging file is fine when the final name holds a regular file of bytes_total bytes with
+  /// that mtime.
   /// Errors: 0xC0D00000 + errno (context LOCAL_FILE) naming the path; E_ACCESSDENIED when the
   /// owner lost write access to the directory; E_INVALIDARG for a missing parent.
   Status finalize(uid_t owner, const engine::FileRecord& file) override;
@@ -37,6 +45,9 @@ class LocalStaging final : public engine::StagingPort {
   /// Cuts the file to `size` bytes and syncs it; never grows it. A missing file is fine when
   /// size is 0.
   Status truncate(const engine::FileRecord& file, std::uint64_t size) override;
+
+ private:
+  mode_t final_mode_ = 0644;
 };
 
 /// Opens the parent directory of local_path (following symlinks in the path, as any program

@@ -12,9 +12,8 @@ Error invalid(std::string message) {
 }
 
 bool under(std::string_view path, std::string_view root) {
-  return path == root ||
-         (path.size() > root.size() && path.substr(0, root.size()) == root &&
-          path[root.size()] == '/');
+  return path == root || (path.size() > root.size() && path.substr(0, root.size()) == root &&
+                          path[root.size()] == '/');
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "base/error.hpp"
-
 #include <bgcopy/codes.hpp>
 
 #include <cstddef>

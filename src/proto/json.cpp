@@ -16,7 +16,9 @@ enum class Keys : std::uint8_t { Strict, Lenient };
 // operations (dump, copy) recurse, so such documents are refused before they are built.
 constexpr int kMaxDepth = 32;
 
-std::string label(const std::string& path) { return path.empty() ? "the body" : path; }
+std::string label(const std::string& path) {
+  return path.empty() ? "the body" : path;
+}
 std::string member(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
@@ -45,8 +47,8 @@ Status as_string(const Json& v, const std::string& path, std::size_t max_bytes, 
   }
   const auto& s = v.get_ref<const std::string&>();
   if (s.size() > max_bytes) {
-    return Error::make(too_long, label(path) + ": longer than " + std::to_string(max_bytes) +
-                                     " bytes");
+    return Error::make(too_long,
+                       label(path) + ": longer than " + std::to_string(max_bytes) + " bytes");
   }
   out = s;
   return {};
@@ -239,10 +241,18 @@ auto enumeration(E& out, bool (*parse)(std::string_view, E&), std::string_view w
   };
 }
 // For nullable(): converters that write into a fresh value.
-Status conv_u32(const Json& v, const std::string& p, std::uint32_t& out) { return as_u32(v, p, out); }
-Status conv_time(const Json& v, const std::string& p, SystemTime& out) { return as_time(v, p, out); }
-Status conv_u64(const Json& v, const std::string& p, std::uint64_t& out) { return as_u64(v, p, out); }
-Status conv_bool(const Json& v, const std::string& p, bool& out) { return as_bool(v, p, out); }
+Status conv_u32(const Json& v, const std::string& p, std::uint32_t& out) {
+  return as_u32(v, p, out);
+}
+Status conv_time(const Json& v, const std::string& p, SystemTime& out) {
+  return as_time(v, p, out);
+}
+Status conv_u64(const Json& v, const std::string& p, std::uint64_t& out) {
+  return as_u64(v, p, out);
+}
+Status conv_bool(const Json& v, const std::string& p, bool& out) {
+  return as_bool(v, p, out);
+}
 Status conv_priority(const Json& v, const std::string& p, JobPriority& out) {
   return as_enum(v, p, &parse_priority, "priority", out);
 }
@@ -341,8 +351,7 @@ Status decode(const Json& j, const std::string& path, FileInfo& out, Keys keys) 
     BGCOPY_TRY(decode_ranges(*v, r.path("ranges"), out.ranges, keys));
   }
   BGCOPY_TRY(r.nullable("sha256", out.sha256, conv_str(kMaxSha256Bytes, hr::EInvalidArg)));
-  BGCOPY_TRY(r.nullable("bytes_total", out.bytes_total,
-                        conv_u64));
+  BGCOPY_TRY(r.nullable("bytes_total", out.bytes_total, conv_u64));
   BGCOPY_TRY(r.optional("bytes_transferred", u64(out.bytes_transferred)));
   BGCOPY_TRY(r.optional("transferred", boolean(out.transferred)));
   BGCOPY_TRY(r.optional("completed", boolean(out.completed)));
@@ -352,15 +361,15 @@ Status decode(const Json& j, const std::string& path, FileInfo& out, Keys keys) 
 }
 
 auto string_list(std::size_t max_items, std::size_t max_bytes) {
-  return [max_items, max_bytes](const Json& v, const std::string& p,
-                                std::vector<std::string>& out) {
-    return as_array(
-        v, p, out,
-        [max_bytes](const Json& e, const std::string& ep, std::string& o) {
-          return as_string(e, ep, max_bytes, o);
-        },
-        max_items);
-  };
+  return
+      [max_items, max_bytes](const Json& v, const std::string& p, std::vector<std::string>& out) {
+        return as_array(
+            v, p, out,
+            [max_bytes](const Json& e, const std::string& ep, std::string& o) {
+              return as_string(e, ep, max_bytes, o);
+            },
+            max_items);
+      };
 }
 
 Status decode(const Json& j, const std::string& path, JobInfo& out, Keys keys) {
@@ -374,16 +383,14 @@ Status decode(const Json& j, const std::string& path, JobInfo& out, Keys keys) {
   BGCOPY_TRY(r.optional("priority", enumeration(out.priority, &parse_priority, "priority")));
   BGCOPY_TRY(r.optional("owner", u32(out.owner)));
   BGCOPY_TRY(r.optional("owner_name", str(out.owner_name, 256)));
-  BGCOPY_TRY(r.nullable("bytes_total", out.bytes_total,
-                        conv_u64));
+  BGCOPY_TRY(r.nullable("bytes_total", out.bytes_total, conv_u64));
   BGCOPY_TRY(r.optional("bytes_transferred", u64(out.bytes_transferred)));
   BGCOPY_TRY(r.optional("files_total", u32(out.files_total)));
   BGCOPY_TRY(r.optional("files_transferred", u32(out.files_transferred)));
   BGCOPY_TRY(r.optional("error_count", u32(out.error_count)));
-  BGCOPY_TRY(r.nullable("error", out.error,
-                        [keys](const Json& v, const std::string& p, ErrorInfo& o) {
-                          return decode(v, p, o, keys);
-                        }));
+  BGCOPY_TRY(r.nullable(
+      "error", out.error,
+      [keys](const Json& v, const std::string& p, ErrorInfo& o) { return decode(v, p, o, keys); }));
   BGCOPY_TRY(r.optional("created", time_of(out.created)));
   BGCOPY_TRY(r.optional("modified", time_of(out.modified)));
   BGCOPY_TRY(r.nullable("transfer_completed", out.transfer_completed, conv_time));
@@ -392,7 +399,7 @@ Status decode(const Json& j, const std::string& path, JobInfo& out, Keys keys) {
   BGCOPY_TRY(r.optional("notify_flags", u32(out.notify_flags)));
   if (const Json* v = r.find("notify_cmdline"); v != nullptr && !v->is_null()) {
     BGCOPY_TRY(string_list(kMaxNotifyArgs, kMaxNotifyArgBytes)(*v, r.path("notify_cmdline"),
-                                                                out.notify_cmdline));
+                                                               out.notify_cmdline));
   }
   BGCOPY_TRY(r.optional("min_retry_delay", u32(out.min_retry_delay)));
   BGCOPY_TRY(r.optional("no_progress_timeout", u32(out.no_progress_timeout)));
@@ -489,7 +496,9 @@ Result<Json> parse_json(std::string_view text) {
   }
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 // --- Encoding ------------------------------------------------------------------------------
 
@@ -693,16 +702,30 @@ Json error_body(Hresult code, std::string_view message, ErrorContext context) {
 
 // --- Decoding ------------------------------------------------------------------------------
 
-Status from_json(const Json& j, FileRange& out) { return decode(j, "", out, Keys::Strict); }
-Status from_json(const Json& j, FileSpec& out) { return decode(j, "", out, Keys::Strict); }
-Status from_json(const Json& j, ProxySettings& out) { return decode(j, "", out, Keys::Strict); }
-Status from_json(const Json& j, ErrorInfo& out) { return decode(j, "", out, Keys::Lenient); }
-Status from_json(const Json& j, FileInfo& out) { return decode(j, "", out, Keys::Lenient); }
-Status from_json(const Json& j, JobInfo& out) { return decode(j, "", out, Keys::Lenient); }
+Status from_json(const Json& j, FileRange& out) {
+  return decode(j, "", out, Keys::Strict);
+}
+Status from_json(const Json& j, FileSpec& out) {
+  return decode(j, "", out, Keys::Strict);
+}
+Status from_json(const Json& j, ProxySettings& out) {
+  return decode(j, "", out, Keys::Strict);
+}
+Status from_json(const Json& j, ErrorInfo& out) {
+  return decode(j, "", out, Keys::Lenient);
+}
+Status from_json(const Json& j, FileInfo& out) {
+  return decode(j, "", out, Keys::Lenient);
+}
+Status from_json(const Json& j, JobInfo& out) {
+  return decode(j, "", out, Keys::Lenient);
+}
 Status from_json(const Json& j, JobSettingsPatch& out) {
   return decode(j, "", out, Keys::Strict);
 }
-Status from_json(const Json& j, JobEvent& out) { return decode(j, "", out, Keys::Lenient); }
+Status from_json(const Json& j, JobEvent& out) {
+  return decode(j, "", out, Keys::Lenient);
+}
 
 Status from_json(const Json& j, CreateJobRequest& out) {
   const std::string path;
@@ -754,9 +777,8 @@ Status from_json(const Json& j, ActionResponse& out) {
   const std::string path;
   ObjectReader r(j, path);
   BGCOPY_TRY(r.begin(Keys::Lenient, {}));
-  BGCOPY_TRY(r.required("result", [&](const Json& v, const std::string&) {
-    return from_json(v, out.result);
-  }));
+  BGCOPY_TRY(r.required(
+      "result", [&](const Json& v, const std::string&) { return from_json(v, out.result); }));
   return r.nullable("job", out.job, [](const Json& v, const std::string& p, JobInfo& o) {
     return decode(v, p, o, Keys::Lenient);
   });

@@ -14,7 +14,6 @@
 
 #include "base/error.hpp"
 #include "proto/api.hpp"
-
 #include <bgcopy/codes.hpp>
 #include <bgcopy/types.hpp>
 
@@ -50,8 +49,8 @@ struct Health {
   std::string status = "ok";
   std::string version;
   int api = kApiVersion;
-  std::uint32_t uid = 0;   // the caller's uid as the service sees it (SO_PEERCRED)
-  std::string mode;        // "user" or "system"
+  std::uint32_t uid = 0;  // the caller's uid as the service sees it (SO_PEERCRED)
+  std::string mode;       // "user" or "system"
   friend bool operator==(const Health&, const Health&) = default;
 };
 
@@ -90,19 +89,19 @@ std::string dump(const Json& j);
 
 // --- Encoding ------------------------------------------------------------------------------
 
-Json to_json(const FileRange& v);       // {"offset", "length"}; length null = kLengthToEof
-Json to_json(const FileSpec& v);        // {"remote_url", "local_path", "ranges", "sha256"}
-Json to_json(const ProxySettings& v);   // {"usage", "list", "bypass"}
-Json to_json(const ErrorInfo& v);       // job error: {"code","hex","name","context","message",
-                                        //  "file","file_index"}
+Json to_json(const FileRange& v);      // {"offset", "length"}; length null = kLengthToEof
+Json to_json(const FileSpec& v);       // {"remote_url", "local_path", "ranges", "sha256"}
+Json to_json(const ProxySettings& v);  // {"usage", "list", "bypass"}
+Json to_json(const ErrorInfo& v);      // job error: {"code","hex","name","context","message",
+                                       //  "file","file_index"}
 Json to_json(const FileInfo& v);
 Json to_json(const JobInfo& v);
 Json to_json(const JobSettingsPatch& v);  // only the fields that are set
-Json to_json(const JobEvent& v);        // {"seq","type","job","state","file_index","time"}
+Json to_json(const JobEvent& v);          // {"seq","type","job","state","file_index","time"}
 Json to_json(const CreateJobRequest& v);
 Json to_json(const AddFilesRequest& v);
 Json to_json(const Health& v);
-Json to_json(const CallResult& v);      // {"code","hex","name","message"}
+Json to_json(const CallResult& v);  // {"code","hex","name","message"}
 Json to_json(const ActionResponse& v);
 Json to_json(const JobList& v);
 Json to_json(const FileList& v);

@@ -97,18 +97,34 @@ constexpr std::array<NameTable<EventType>, 4> kEventTypes{{
 
 }  // namespace
 
-std::string_view state_name(JobState s) { return name_in(s, kStates); }
-std::string_view priority_name(JobPriority p) { return name_in(p, kPriorities); }
-std::string_view type_name(JobType t) { return name_in(t, kTypes); }
-std::string_view proxy_usage_name(ProxyUsage p) { return name_in(p, kProxyUsages); }
-std::string_view context_name(ErrorContext c) { return name_in(c, kContexts); }
-std::string_view event_type_name(EventType t) { return name_in(t, kEventTypes); }
+std::string_view state_name(JobState s) {
+  return name_in(s, kStates);
+}
+std::string_view priority_name(JobPriority p) {
+  return name_in(p, kPriorities);
+}
+std::string_view type_name(JobType t) {
+  return name_in(t, kTypes);
+}
+std::string_view proxy_usage_name(ProxyUsage p) {
+  return name_in(p, kProxyUsages);
+}
+std::string_view context_name(ErrorContext c) {
+  return name_in(c, kContexts);
+}
+std::string_view event_type_name(EventType t) {
+  return name_in(t, kEventTypes);
+}
 
-bool parse_state(std::string_view text, JobState& out) { return parse_in(text, kStates, out); }
+bool parse_state(std::string_view text, JobState& out) {
+  return parse_in(text, kStates, out);
+}
 bool parse_priority(std::string_view text, JobPriority& out) {
   return parse_in(text, kPriorities, out);
 }
-bool parse_type(std::string_view text, JobType& out) { return parse_in(text, kTypes, out); }
+bool parse_type(std::string_view text, JobType& out) {
+  return parse_in(text, kTypes, out);
+}
 bool parse_proxy_usage(std::string_view text, ProxyUsage& out) {
   return parse_in(text, kProxyUsages, out);
 }

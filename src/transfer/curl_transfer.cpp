@@ -10,11 +10,13 @@
 #include "transfer/local_source.hpp"
 #include "transfer/rate_limiter.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
+
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <deque>
@@ -28,22 +30,25 @@
 namespace bgcopy::transfer {
 namespace {
 
-constexpr std::size_t kLocalChunk = 256 * 1024;   // one file:// read per loop iteration
-constexpr std::size_t kVerifyBudget = 4U << 20;    // SHA-256 bytes hashed per loop iteration
-constexpr long kCurlBufferSize = 128 * 1024;
+constexpr std::size_t kLocalChunk = std::size_t{256} * 1024;  // one file:// read per loop iteration
+constexpr std::size_t kVerifyBudget = 4U << 20;  // SHA-256 bytes hashed per loop iteration
+constexpr long kCurlBufferSize = 128L * 1024;
 constexpr Millis kIdleWait{5000};
 
-MonoTime mono_now() { return std::chrono::steady_clock::now(); }
+MonoTime mono_now() {
+  return std::chrono::steady_clock::now();
+}
 
 // One HTTP request in flight.
 struct HttpLeg {
   EasyPtr easy;
   SlistPtr headers;
-  char errbuf[CURL_ERROR_SIZE] = {};
-  ResponseHead head;          // the response whose headers are arriving
+  std::array<char, CURL_ERROR_SIZE> errbuf{};
+  ResponseHead head;  // the response whose headers are arriving
   bool has_location = false;
-  bool decided = false;       // the final response's head went to the session
-  bool aborted = false;       // a callback ended the request on the session's behalf
+  bool decided = false;  // the final response's head went to the session
+  bool aborted = false;  // a callback ended the request on the session's behalf
+  bool paused = false;   // receiving is paused by the rate limiter
 };
 
 // One file:// request in flight.
@@ -95,8 +100,7 @@ std::string bypass_to_noproxy(const std::string& bypass) {
 
 // --- libcurl callbacks (run inside curl_multi_perform, on the transfer thread) ---
 
-size_t on_header(char* buffer, size_t size, size_t nitems, void* userdata) {
-  auto* t = static_cast<ActiveTransfer*>(userdata);
+size_t header_line(ActiveTransfer* t, char* buffer, size_t size, size_t nitems) {
   const size_t n = size * nitems;
   HttpLeg& leg = *t->http;
   if (leg.decided) {
@@ -148,8 +152,7 @@ size_t on_header(char* buffer, size_t size, size_t nitems, void* userdata) {
   return n;
 }
 
-size_t on_write(char* ptr, size_t size, size_t nmemb, void* userdata) {
-  auto* t = static_cast<ActiveTransfer*>(userdata);
+size_t body_data(ActiveTransfer* t, char* ptr, size_t size, size_t nmemb) {
   const size_t n = size * nmemb;
   HttpLeg& leg = *t->http;
   if (!leg.decided) {
@@ -161,12 +164,48 @@ size_t on_write(char* ptr, size_t size, size_t nmemb, void* userdata) {
     leg.aborted = true;
     return 0;
   }
+  if (!t->limiter.admit(n, mono_now())) {
+    // libcurl keeps this chunk and delivers it again after curl_easy_pause(CURLPAUSE_CONT);
+    // meanwhile the socket is not read, so TCP flow control slows the sender down.
+    leg.paused = true;
+    return CURL_WRITEFUNC_PAUSE;
+  }
   if (t->session.on_body(ptr, n) == FetchSession::BodyVerdict::Continue) {
     return n;
   }
   // Returning less than n makes libcurl end the request with CURLE_WRITE_ERROR; the session
   // already knows whether that is a success (piece complete) or which failure it is.
   leg.aborted = true;
+  return 0;
+}
+
+// No exception may unwind through libcurl's C frames: one that escapes ends the request as a
+// transient failure instead.
+size_t on_header(char* buffer, size_t size, size_t nitems, void* userdata) {
+  auto* t = static_cast<ActiveTransfer*>(userdata);
+  try {
+    return header_line(t, buffer, size, nitems);
+  } catch (const std::exception& e) {
+    log::error(std::string("transfer header callback failed: ") + e.what());
+  }
+  t->session.fail(Classified{Error::make(hr::EFail, "internal error while reading headers",
+                                         ErrorContext::GeneralTransport),
+                             true, std::nullopt});
+  t->http->aborted = true;
+  return 0;
+}
+
+size_t on_write(char* ptr, size_t size, size_t nmemb, void* userdata) {
+  auto* t = static_cast<ActiveTransfer*>(userdata);
+  try {
+    return body_data(t, ptr, size, nmemb);
+  } catch (const std::exception& e) {
+    log::error(std::string("transfer write callback failed: ") + e.what());
+  }
+  t->session.fail(Classified{
+      Error::make(hr::EFail, "internal error while writing data", ErrorContext::GeneralTransport),
+      true, std::nullopt});
+  t->http->aborted = true;
   return 0;
 }
 
@@ -204,6 +243,7 @@ class CurlTransfer::Loop {
   void step_local(ActiveTransfer& t, MonoTime now);
   void end_local(ActiveTransfer& t, std::optional<Classified> error);
   void on_http_done(ActiveTransfer& t, CURLcode result);
+  void resume_paused(ActiveTransfer& t, MonoTime now);
   void drop_legs(ActiveTransfer& t);
   void drain_messages();
   void service(ActiveTransfer& t, MonoTime now);
@@ -350,8 +390,14 @@ void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
     end_silently(*it->second);
     transfers_.erase(it);
   }
-  auto t = std::make_unique<ActiveTransfer>(
-      request, [this](engine::TransferEvent ev) { on_event_(std::move(ev)); });
+  auto t = std::make_unique<ActiveTransfer>(request, [this](engine::TransferEvent ev) {
+    // The callback must not throw; if it does, the event is lost but the thread lives.
+    try {
+      on_event_(std::move(ev));
+    } catch (const std::exception& e) {
+      log::error(std::string("transfer event callback threw: ") + e.what());
+    }
+  });
   t->limiter.set_rate(request.max_recv_bps, mono_now());
   const auto& url = request.file.spec.remote_url;
   t->local = is_file_url(url);
@@ -442,12 +488,19 @@ void CurlTransfer::Loop::start_http(ActiveTransfer& t, const RequestSpec& spec) 
   set(CURLOPT_HTTP_CONTENT_DECODING, 0L);
   set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   set(CURLOPT_TCP_KEEPALIVE, 1L);
-  set(CURLOPT_BUFFERSIZE, kCurlBufferSize);
+  // Smaller reads under a low cap keep each paced step (and each pause) short.
+  const auto bps = t.session.max_recv_bps();
+  set(CURLOPT_BUFFERSIZE,
+      bps == 0 ? kCurlBufferSize
+               : std::clamp(static_cast<long>(std::min<std::uint64_t>(bps / 10, kCurlBufferSize)),
+                            1024L, kCurlBufferSize));
   set(CURLOPT_CONNECTTIMEOUT, static_cast<long>(req.connect_timeout_s));
   // A stall is less than one byte per second for stall_timeout_s (CURLE_OPERATION_TIMEDOUT).
   set(CURLOPT_LOW_SPEED_LIMIT, 1L);
   set(CURLOPT_LOW_SPEED_TIME, static_cast<long>(req.stall_timeout_s));
-  set(CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(t.session.max_recv_bps()));
+  // Kept as a backstop for the average; the pacing itself is the write callback's (see
+  // rate_limiter.hpp).
+  set(CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(bps));
   set(CURLOPT_SSL_VERIFYPEER, req.tls_verify ? 1L : 0L);
   set(CURLOPT_SSL_VERIFYHOST, req.tls_verify ? 2L : 0L);
   switch (req.proxy.usage) {
@@ -470,7 +523,7 @@ void CurlTransfer::Loop::start_http(ActiveTransfer& t, const RequestSpec& spec) 
     case engine::ProxyUsage::Autodetect:
       break;  // libcurl's default: the *_proxy environment variables
   }
-  set(CURLOPT_ERRORBUFFER, leg->errbuf);
+  set(CURLOPT_ERRORBUFFER, leg->errbuf.data());
   set(CURLOPT_HEADERFUNCTION, &on_header);
   set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
   set(CURLOPT_WRITEFUNCTION, &on_write);
@@ -481,11 +534,10 @@ void CurlTransfer::Loop::start_http(ActiveTransfer& t, const RequestSpec& spec) 
     return;
   }
   if (const auto mrc = curl_multi_add_handle(multi_.get(), e); mrc != CURLM_OK) {
-    t.session.fail(Classified{Error::make(hr::EFail,
-                                          std::string("cannot start transfer: ") +
-                                              curl_multi_strerror(mrc),
-                                          ErrorContext::GeneralTransport),
-                              true, std::nullopt});
+    t.session.fail(Classified{
+        Error::make(hr::EFail, std::string("cannot start transfer: ") + curl_multi_strerror(mrc),
+                    ErrorContext::GeneralTransport),
+        true, std::nullopt});
     return;
   }
   t.http = std::move(leg);
@@ -503,7 +555,7 @@ void CurlTransfer::Loop::on_http_done(ActiveTransfer& t, CURLcode result) {
     curl_easy_getinfo(leg.easy.get(), CURLINFO_EFFECTIVE_URL, &url);
     const std::string where =
         url_peer(url != nullptr ? std::string(url) : t.session.request().file.spec.remote_url);
-    error = classify_curl(result, status, os_errno, where, leg.errbuf);
+    error = classify_curl(result, status, os_errno, where, leg.errbuf.data());
   }
   curl_multi_remove_handle(multi_.get(), leg.easy.get());
   t.http.reset();
@@ -530,11 +582,11 @@ void CurlTransfer::Loop::drain_messages() {
 void CurlTransfer::Loop::start_local(ActiveTransfer& t, const RequestSpec& spec) {
   const auto& req = t.session.request();
   if (fs::acting_for_other_user(req.owner) && !fs::user_can_read_path(req.owner, t.local_path)) {
-    t.session.fail(Classified{
-        Error::make(hr::EAccessDenied,
-                    "uid " + std::to_string(req.owner) + " may not read " + t.local_path,
-                    ErrorContext::RemoteFile),
-        false, std::nullopt});
+    t.session.fail(
+        Classified{Error::make(hr::EAccessDenied,
+                               "uid " + std::to_string(req.owner) + " may not read " + t.local_path,
+                               ErrorContext::RemoteFile),
+                   false, std::nullopt});
     return;
   }
   // O_NONBLOCK: a FIFO at the source path must not block the transfer thread.
@@ -553,10 +605,10 @@ void CurlTransfer::Loop::start_local(ActiveTransfer& t, const RequestSpec& spec)
     return;
   }
   if (!S_ISREG(leg->at_start.st_mode)) {
-    t.session.fail(Classified{Error::make(hr::EInvalidArg,
-                                          "source is not a regular file: " + t.local_path,
-                                          ErrorContext::RemoteFile),
-                              false, std::nullopt});
+    t.session.fail(
+        Classified{Error::make(hr::EInvalidArg, "source is not a regular file: " + t.local_path,
+                               ErrorContext::RemoteFile),
+                   false, std::nullopt});
     return;
   }
   const auto head = local_response(leg->at_start, spec, req.file.spec.remote_url);
@@ -618,7 +670,23 @@ void CurlTransfer::Loop::end_local(ActiveTransfer& t, std::optional<Classified> 
   drive(t);
 }
 
+void CurlTransfer::Loop::resume_paused(ActiveTransfer& t, MonoTime now) {
+  if (t.limiter.wait(now) > Millis{0}) {
+    return;
+  }
+  t.http->paused = false;
+  // Delivers the held chunk to on_write right here, which may pause again or end the request.
+  const CURLcode rc = curl_easy_pause(t.http->easy.get(), CURLPAUSE_CONT);
+  if (rc != CURLE_OK || t.http->aborted) {
+    // libcurl does not finish a transfer whose re-delivered data was refused; end it here.
+    on_http_done(t, rc == CURLE_OK ? CURLE_WRITE_ERROR : rc);
+  }
+}
+
 void CurlTransfer::Loop::service(ActiveTransfer& t, MonoTime now) {
+  if (t.http && t.http->paused) {
+    resume_paused(t, now);
+  }
   if (t.file) {
     step_local(t, now);
   }
@@ -638,7 +706,7 @@ int CurlTransfer::Loop::poll_timeout_ms(MonoTime now) {
   }
   for (const auto& entry : transfers_) {
     const auto& t = *entry.second;
-    if (t.file) {
+    if (t.file || (t.http && t.http->paused)) {
       deadline = std::min(deadline, now + t.limiter.wait(now));
     }
     if (t.session.verifying()) {
@@ -658,9 +726,13 @@ CurlTransfer::CurlTransfer(EventCallback on_event)
 
 CurlTransfer::~CurlTransfer() = default;
 
-void CurlTransfer::start(const engine::TransferRequest& request) { loop_->start(request); }
+void CurlTransfer::start(const engine::TransferRequest& request) {
+  loop_->start(request);
+}
 
-std::optional<std::uint64_t> CurlTransfer::stop(const JobId& job) { return loop_->stop(job); }
+std::optional<std::uint64_t> CurlTransfer::stop(const JobId& job) {
+  return loop_->stop(job);
+}
 
 void CurlTransfer::set_rate_limit(const JobId& job, std::uint64_t max_recv_bps) {
   loop_->set_rate_limit(job, max_recv_bps);

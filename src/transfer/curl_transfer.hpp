@@ -35,6 +35,8 @@ class CurlTransfer final : public engine::TransferPort {
   /// Queues the transfer. A transfer already running for the same job is stopped first,
   /// silently. Every outcome, set-up failures included, arrives as events tagged with
   /// request.transfer_id; the last one is FileDone or Failed (unless stop() comes first).
+  /// Connected is sent when a response is accepted and again after a restart, with the
+  /// version's validators; Failed always carries the durable byte count (durable = true).
   void start(const engine::TransferRequest& request) override;
   /// Blocks until the job's transfer, if any, is gone: handle removed, staging file
   /// fdatasync'ed and closed, and no event for it will follow. Returns the staging file's

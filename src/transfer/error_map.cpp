@@ -53,8 +53,8 @@ Classified classify_http(long status, std::optional<std::uint32_t> retry_after,
   if (status >= 300 && status <= 499) {
     return make(code, ErrorContext::RemoteFile, std::move(message), false);
   }
-  return make(hr::BgEInvalidServerResponse, ErrorContext::RemoteFile,
-              "unexpected " + message, true);
+  return make(hr::BgEInvalidServerResponse, ErrorContext::RemoteFile, "unexpected " + message,
+              true);
 }
 
 Classified classify_local_errno(int err, std::string_view path) {
@@ -159,8 +159,8 @@ Classified classify_curl(CURLcode code, long http_status, long os_errno, std::st
       return make(hr::DoEInsufficientRangeSupport, ErrorContext::RemoteFile,
                   peer + " does not support byte ranges", false);
     case CURLE_BAD_DOWNLOAD_RESUME:
-      return make(hr::DoEInvalidRange, ErrorContext::RemoteFile,
-                  "range beyond the end of " + peer, false);
+      return make(hr::DoEInvalidRange, ErrorContext::RemoteFile, "range beyond the end of " + peer,
+                  false);
 
     case CURLE_WRITE_ERROR:
       if (os_errno != 0) {

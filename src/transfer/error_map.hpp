@@ -15,7 +15,7 @@ namespace bgcopy::transfer {
 
 struct Classified {
   Error error;
-  bool transient = false;  // TRANSIENT_ERROR and retry, rather than ERROR
+  bool transient = false;                    // TRANSIENT_ERROR and retry, rather than ERROR
   std::optional<std::uint32_t> retry_after;  // seconds, from the server's Retry-After
 };
 

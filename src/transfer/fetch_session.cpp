@@ -4,8 +4,9 @@
 #include "fs/local_staging.hpp"
 #include "fs/paths.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
+
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +19,9 @@ namespace {
 
 using Kind = engine::TransferEvent::Kind;
 
-MonoTime mono_now() { return std::chrono::steady_clock::now(); }
+MonoTime mono_now() {
+  return std::chrono::steady_clock::now();
+}
 
 std::string_view strip_weak(std::string_view etag) {
   return is_weak_etag(etag) ? trim(etag).substr(2) : trim(etag);
@@ -60,9 +63,8 @@ FetchSession::FetchSession(engine::TransferRequest request, Emit emit)
     : request_(std::move(request)),
       emit_(std::move(emit)),
       shown_path_(fs::staging_path(request_.file)),
-      plan_(request_.file.spec.ranges.empty()
-                ? PiecePlan::whole_file(std::nullopt)
-                : PiecePlan::from_ranges(request_.file.spec.ranges)),
+      plan_(request_.file.spec.ranges.empty() ? PiecePlan::whole_file(std::nullopt)
+                                              : PiecePlan::from_ranges(request_.file.spec.ranges)),
       // Until open() looks, the staging file holds what the engine says is durable.
       cursor_(request_.resume_from),
       durable_(request_.resume_from) {}
@@ -107,6 +109,16 @@ bool FetchSession::open() {
   }
   if (resume > 0 && !plan_.locate(resume)) {
     resume = 0;
+  }
+  if (resume > 0) {
+    // A to-EOF range of unknown length that is not the last one cannot say where it ends, so
+    // bytes past its start cannot be placed: keep only what precedes it.
+    for (std::size_t i = 0; i + 1 < plan_.count(); ++i) {
+      if (!plan_.length(i)) {
+        resume = std::min(resume, plan_.staging_start(i));
+        break;
+      }
+    }
   }
   if (on_disk != resume) {
     // Bytes past the durable checkpoint may be torn; they are fetched again.
@@ -232,7 +244,7 @@ FetchSession::Verdict FetchSession::accept_full(const ResponseHead& head) {
     const bool same = same_version(head.validators, size);
     // A whole file restarts from 0 either way (the body starts there); ranges keep what they
     // have when the version is provably the same, since any piece can be cut from this body.
-    if ((plan_.whole() || !same) && !restart_now(!same)) {
+    if ((plan_.whole() || !same) && !restart_now(!same, &head)) {
       return Verdict::Abort;
     }
   }
@@ -411,8 +423,8 @@ void FetchSession::on_request_end(std::optional<Classified> transport_error) {
     // A full body that ended before our range did: the range lies past the end of the file.
     finish_failed(Classified{
         Error::make(hr::DoEInvalidRange,
-                    "range starting at " + std::to_string(spec_.first) + " lies beyond the end of " +
-                        redact_url(request_.file.spec.remote_url),
+                    "range starting at " + std::to_string(spec_.first) +
+                        " lies beyond the end of " + redact_url(request_.file.spec.remote_url),
                     ErrorContext::RemoteFile),
         false, std::nullopt});
     return;
@@ -518,14 +530,13 @@ MonoTime FetchSession::next_deadline() const {
   return at;
 }
 
-bool FetchSession::restart_now(bool remote_changed) {
+bool FetchSession::restart_now(bool remote_changed, const ResponseHead* new_version) {
   if (++restarts_ > kMaxRestartsPerRun) {
-    finish_failed(Classified{
-        Error::make(hr::BgERemoteFileChanged,
-                    redact_url(request_.file.spec.remote_url) +
-                        " kept changing while it was transferred",
-                    ErrorContext::RemoteFile),
-        true, std::nullopt});
+    finish_failed(Classified{Error::make(hr::BgERemoteFileChanged,
+                                         redact_url(request_.file.spec.remote_url) +
+                                             " kept changing while it was transferred",
+                                         ErrorContext::RemoteFile),
+                             true, std::nullopt});
     return false;
   }
   if (ftruncate(fd_.get(), 0) != 0) {
@@ -541,6 +552,14 @@ bool FetchSession::restart_now(bool remote_changed) {
   remote_mtime_.reset();
   remote_size_.reset();
   plan_.forget_remote_size();
+  if (new_version != nullptr) {
+    adopt(*new_version, new_version->content_length);
+    if (remote_size_) {
+      (void)plan_.apply_remote_size(*remote_size_);  // checked again by the caller
+    }
+  }
+  // The next accepted response announces the version now being fetched.
+  connected_ = false;
   const auto now = mono_now();
   last_checkpoint_ = last_report_ = now;
   last_reported_ = 0;
@@ -587,8 +606,8 @@ void FetchSession::verify_step(std::size_t budget) {
   std::size_t done = 0;
   bool eof = false;
   while (done < budget && verify_offset_ < cursor_) {
-    const auto want = static_cast<std::size_t>(
-        std::min<std::uint64_t>(buf.size(), cursor_ - verify_offset_));
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), cursor_ - verify_offset_));
     const ssize_t n = pread(verify_fd_.get(), buf.data(), want, static_cast<off_t>(verify_offset_));
     if (n < 0) {
       if (errno == EINTR) {
@@ -610,9 +629,9 @@ void FetchSession::verify_step(std::size_t budget) {
   }
   const auto actual = sha_->hex_digest();
   if (!sha_->ok()) {
-    finish_failed(Classified{Error::make(hr::EFail, "cannot compute SHA-256 of " + shown_path_,
-                                         ErrorContext::LocalFile),
-                             true, std::nullopt});
+    finish_failed(Classified{
+        Error::make(hr::EFail, "cannot compute SHA-256 of " + shown_path_, ErrorContext::LocalFile),
+        true, std::nullopt});
     return;
   }
   const auto expected = lower_hex(*request_.file.spec.sha256);
@@ -632,15 +651,16 @@ void FetchSession::verify_step(std::size_t budget) {
     return;
   }
   cursor_ = durable_ = 0;
-  finish_failed(Classified{
-      Error::make(hr::BgEValidationFailed,
-                  "SHA-256 of " + redact_url(request_.file.spec.remote_url) + " is " + actual +
-                      ", expected " + expected,
-                  ErrorContext::RemoteFile),
-      false, std::nullopt});
+  finish_failed(Classified{Error::make(hr::BgEValidationFailed,
+                                       "SHA-256 of " + redact_url(request_.file.spec.remote_url) +
+                                           " is " + actual + ", expected " + expected,
+                                       ErrorContext::RemoteFile),
+                           false, std::nullopt});
 }
 
-void FetchSession::fail(Classified failure) { finish_failed(std::move(failure)); }
+void FetchSession::fail(Classified failure) {
+  finish_failed(std::move(failure));
+}
 
 void FetchSession::finish_failed(Classified failure) {
   if (phase_ == Phase::Finished) {

@@ -10,6 +10,11 @@
 //   the session (FileDone or Failed emitted); after that finished() is true and nothing more is
 //   emitted. shutdown() ends it silently (stop()).
 //
+// Events: Connected when a response is first accepted, and again after each restart (it carries
+// the version being fetched); Progress (durable after a sync); Restarted when the remote changed
+// (staging file emptied and synced); then exactly one of FileDone or Failed. A file whose
+// recorded bytes are already complete ends with FileDone without any request.
+//
 // Thread-safety: none; the transport's thread calls every member, and events are emitted on it.
 #pragma once
 
@@ -56,13 +61,13 @@ class FetchSession {
   using Emit = std::function<void(engine::TransferEvent)>;
 
   enum class Verdict : std::uint8_t {
-    Accept,    // stream the body into on_body
-    Abort,     // end the request now and call on_request_end (restart, done or failure)
+    Accept,  // stream the body into on_body
+    Abort,   // end the request now and call on_request_end (restart, done or failure)
   };
   enum class BodyVerdict : std::uint8_t {
     Continue,
-    Stop,      // this request delivered all it should: end it and treat that as success
-    Abort,     // a local failure was recorded: end it and call on_request_end
+    Stop,   // this request delivered all it should: end it and treat that as success
+    Abort,  // a local failure was recorded: end it and call on_request_end
   };
 
   FetchSession(engine::TransferRequest request, Emit emit);
@@ -125,7 +130,9 @@ class FetchSession {
   bool sync();
   bool checkpoint(MonoTime now);
   void maybe_report(MonoTime now);
-  bool restart_now(bool remote_changed);
+  /// Empties the staging file and forgets the version; new_version (a 200 that is being used
+  /// from byte 0) is adopted at once so the Restarted event carries it.
+  bool restart_now(bool remote_changed, const ResponseHead* new_version = nullptr);
   bool same_version(const engine::Validators& v, std::optional<std::uint64_t> size) const;
   void adopt(const ResponseHead& head, std::optional<std::uint64_t> remote_size);
   Verdict reject(Classified failure);

@@ -16,7 +16,7 @@ namespace bgcopy::transfer {
 struct ContentRange {
   bool satisfied = true;  // false for "bytes */total" (416 responses)
   std::uint64_t first = 0;
-  std::uint64_t last = 0;  // inclusive
+  std::uint64_t last = 0;              // inclusive
   std::optional<std::uint64_t> total;  // nullopt for "bytes a-b/*"
   std::uint64_t length() const { return last - first + 1; }
   friend bool operator==(const ContentRange&, const ContentRange&) = default;

@@ -19,8 +19,8 @@ std::string get_part(CURLU* u, CURLUPart part, unsigned flags) {
   if (curl_url_get(u, part, &raw, flags) != CURLUE_OK || raw == nullptr) {
     return {};
   }
-  CurlString owned(raw);
-  return std::string(owned.get());
+  const CurlString owned(raw);
+  return {owned.get()};
 }
 
 }  // namespace
@@ -87,8 +87,7 @@ ResponseHead local_response(const struct stat& st, const RequestSpec& spec,
   head.url = url;
   head.validators = local_validators(st);
   head.remote_mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec);
-  const bool if_range_fails = !spec.if_range.empty() &&
-                              spec.if_range != head.validators.etag &&
+  const bool if_range_fails = !spec.if_range.empty() && spec.if_range != head.validators.etag &&
                               spec.if_range != head.validators.last_modified;
   if (!spec.ranged || if_range_fails) {
     head.status = 200;

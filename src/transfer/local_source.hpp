@@ -30,8 +30,7 @@ engine::Validators local_validators(const struct stat& st);
 
 /// The response an HTTP/1.1 server would give for this request to a file with this stat:
 /// 200 (no Range, or an If-Range that does not match), 206 with Content-Range, or 416.
-ResponseHead local_response(const struct stat& st, const RequestSpec& spec,
-                            const std::string& url);
+ResponseHead local_response(const struct stat& st, const RequestSpec& spec, const std::string& url);
 
 /// host:port of an http(s) URL for messages ("127.0.0.1:8080"); the URL itself if unparseable.
 std::string url_peer(const std::string& url);

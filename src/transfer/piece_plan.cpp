@@ -68,7 +68,9 @@ void PiecePlan::forget_remote_size() {
   }
 }
 
-void PiecePlan::set_length(std::size_t i, std::uint64_t length) { pieces_[i].length = length; }
+void PiecePlan::set_length(std::size_t i, std::uint64_t length) {
+  pieces_[i].length = length;
+}
 
 std::optional<std::uint64_t> PiecePlan::remote_size_from_total(std::uint64_t bytes_total) const {
   if (whole_) {

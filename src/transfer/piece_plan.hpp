@@ -44,8 +44,8 @@ class PiecePlan {
   std::optional<std::uint64_t> remote_size_from_total(std::uint64_t bytes_total) const;
 
   struct Position {
-    std::size_t index = 0;    // == count() when every piece is complete
-    std::uint64_t within = 0; // bytes of that piece already in the staging file
+    std::size_t index = 0;     // == count() when every piece is complete
+    std::uint64_t within = 0;  // bytes of that piece already in the staging file
     friend bool operator==(const Position&, const Position&) = default;
   };
   /// Which piece the staging offset falls in; a piece boundary belongs to the next piece.

@@ -43,6 +43,18 @@ void RateLimiter::consume(std::size_t bytes) {
   }
 }
 
+bool RateLimiter::admit(std::size_t bytes, MonoTime now) {
+  if (rate_ == 0) {
+    return true;
+  }
+  refill(now);
+  if (tokens_ <= 0) {
+    return false;
+  }
+  tokens_ -= static_cast<double>(bytes);
+  return true;
+}
+
 Millis RateLimiter::wait(MonoTime now) const {
   if (rate_ == 0) {
     return Millis{0};

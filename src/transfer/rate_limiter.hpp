@@ -1,5 +1,9 @@
-// Token bucket for sources that libcurl does not pace (file://). Reads happen in quanta of about
-// 50 ms worth of data so a low rate does not turn into a storm of tiny reads.
+// Token bucket pacing received bytes. libcurl's CURLOPT_MAX_RECV_SPEED_LARGE only holds the
+// average: it reads everything the socket has (megabytes on a fast link) and then waits, so a
+// "background" transfer would still saturate the link in bursts. This bucket refills about every
+// 50 ms and holds at most ~200 ms worth of data, so the rate is held at that granularity:
+// file:// reads are sized from it, and HTTP bodies are paused from the write callback while it
+// is empty.
 #pragma once
 
 #include "base/clock.hpp"
@@ -17,6 +21,9 @@ class RateLimiter {
   /// Bytes that may be read now, at most max_chunk; 0 means wait().
   std::size_t allowance(std::size_t max_chunk, MonoTime now);
   void consume(std::size_t bytes);
+  /// For data that arrives in chunks of the sender's choosing: takes the whole chunk (the bucket
+  /// may go negative) if any token is left, else returns false and the caller pauses.
+  bool admit(std::size_t bytes, MonoTime now);
   /// Time until allowance() is non-zero (0 when it already is).
   Millis wait(MonoTime now) const;
 

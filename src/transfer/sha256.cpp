@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <array>
+
 namespace bgcopy::transfer {
 
 struct Sha256::Ctx {
@@ -26,15 +28,15 @@ void Sha256::update(const void* data, std::size_t size) {
 }
 
 std::string Sha256::hex_digest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int len = 0;
-  if (!ok_ || EVP_DigestFinal_ex(ctx_->md.get(), digest, &len) != 1) {
+  if (!ok_ || EVP_DigestFinal_ex(ctx_->md.get(), digest.data(), &len) != 1) {
     ok_ = false;
     return {};
   }
-  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr std::string_view kHex = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(std::size_t{len} * 2);
   for (unsigned int i = 0; i < len; ++i) {
     out += kHex[digest[i] >> 4];
     out += kHex[digest[i] & 0xF];

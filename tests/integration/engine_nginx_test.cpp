@@ -62,6 +62,10 @@ TEST_F(EngineNginx, SingleFileLandsOnlyOnComplete) {
   ASSERT_EQ(::stat((ng.docroot() / "one.bin").c_str(), &src), 0);
   ASSERT_EQ(::stat(h.dest("one.bin").c_str(), &dst), 0);
   EXPECT_EQ(src.st_mtim.tv_sec, dst.st_mtim.tv_sec);
+  // Private while staged; an ordinary file once delivered (0666 less the umask).
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(dst.st_mode & 07777, 0666 & ~mask);
 
   // Final jobs are gone for lookups; a held id answers DO_E_INVALID_STATE.
   auto again = h.call([&](engine::Engine& e) { return e.get_job(h.me(), id); });

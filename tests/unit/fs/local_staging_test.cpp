@@ -3,9 +3,9 @@
 #include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,7 +32,9 @@ std::string staging_of(const engine::FileRecord& f) {
   return f.spec.local_path.substr(0, f.spec.local_path.rfind('/') + 1) + f.staging_name;
 }
 
-bool is_root() { return geteuid() == 0; }
+bool is_root() {
+  return geteuid() == 0;
+}
 
 class LocalStagingTest : public ::testing::Test {
  protected:
@@ -196,6 +198,29 @@ TEST_F(LocalStagingTest, FinalizeOfAMissingStagingFileNamesThePath) {
   EXPECT_EQ(st.error().code, hresult_from_errno(ENOENT));
   EXPECT_EQ(st.error().context, ErrorContext::LocalFile);
   EXPECT_NE(st.error().message.find(f.staging_name), std::string::npos) << st.error().message;
+}
+
+TEST_F(LocalStagingTest, FinalizeRepeatedAfterTheRenameSucceeds) {
+  auto f = record_in(dir_, "file.bin");
+  write_file(staging_of(f), "payload");
+  f.bytes_total = 7;
+  f.remote_mtime = 1'000'000'000;
+  ASSERT_TRUE(staging_.finalize(geteuid(), f).ok());
+  // The caller crashed before recording it and calls again.
+  EXPECT_TRUE(staging_.finalize(geteuid(), f).ok());
+  EXPECT_EQ(read_file(f.spec.local_path), "payload");
+}
+
+TEST_F(LocalStagingTest, FinalizeRepeatedDoesNotAdoptAForeignFile) {
+  auto f = record_in(dir_, "file.bin");
+  f.bytes_total = 7;
+  write_file(f.spec.local_path, "something else entirely");
+  const auto st = staging_.finalize(geteuid(), f);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, hresult_from_errno(ENOENT));
+  f.bytes_total.reset();  // nothing to compare with: never assume
+  write_file(f.spec.local_path, "1234567");
+  EXPECT_FALSE(staging_.finalize(geteuid(), f).ok());
 }
 
 TEST_F(LocalStagingTest, FinalizeHandsTheFileToItsOwner) {

@@ -33,8 +33,9 @@ TEST(Paths, AcceptsNormalisedAbsolutePaths) {
 }
 
 TEST(Paths, RejectsBadSyntaxWithInvalidArg) {
-  for (const std::string& bad : std::vector<std::string>{"", "relative/file", "file", "/a//b", "/a/./b", "/a/../b", "/a/b/", "/", "/..", "/a/.",
-        "/a/" + std::string(256, 'x'), std::string("/a/b\0c", 6)}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "relative/file", "file", "/a//b", "/a/./b", "/a/../b", "/a/b/", "/", "/..", "/a/.",
+           "/a/" + std::string(256, 'x'), std::string("/a/b\0c", 6)}) {
     const auto st = check_path_syntax(bad);
     ASSERT_FALSE(st.ok()) << bad;
     EXPECT_EQ(st.error().code, hr::EInvalidArg) << bad;

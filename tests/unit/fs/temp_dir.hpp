@@ -14,8 +14,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                       "/bgcopy-fs-test-XXXXXX";
+    std::string tmpl =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/bgcopy-fs-test-XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) {
       throw std::runtime_error("mkdtemp failed");
     }

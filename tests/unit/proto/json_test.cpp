@@ -12,7 +12,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-SystemTime at(std::string_view text) { return *parse_rfc3339(text); }
+SystemTime at(std::string_view text) {
+  return *parse_rfc3339(text);
+}
 
 JobInfo sample_job() {
   JobInfo j;
@@ -75,17 +77,38 @@ TEST(ProtoJsonTest, JobInfoMatchesTheDocumentedShape) {
   EXPECT_EQ(j["files"][0]["ranges"][1]["length"], nullptr);
   EXPECT_EQ(j["files"][0]["ranges"][0]["length"], 100);
   EXPECT_EQ(j["proxy"]["usage"], "OVERRIDE");
-  for (const char* key :
-       {"id", "display_name", "description", "type", "state", "priority", "owner", "owner_name",
-        "bytes_total", "bytes_transferred", "files_total", "files_transferred", "error_count",
-        "error", "created", "modified", "transfer_completed", "retry_at", "wait_reason",
-        "notify_flags", "notify_cmdline", "min_retry_delay", "no_progress_timeout",
-        "max_download_time", "proxy", "tls_verify", "files"}) {
+  for (const char* key : {"id",
+                          "display_name",
+                          "description",
+                          "type",
+                          "state",
+                          "priority",
+                          "owner",
+                          "owner_name",
+                          "bytes_total",
+                          "bytes_transferred",
+                          "files_total",
+                          "files_transferred",
+                          "error_count",
+                          "error",
+                          "created",
+                          "modified",
+                          "transfer_completed",
+                          "retry_at",
+                          "wait_reason",
+                          "notify_flags",
+                          "notify_cmdline",
+                          "min_retry_delay",
+                          "no_progress_timeout",
+                          "max_download_time",
+                          "proxy",
+                          "tls_verify",
+                          "files"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  for (const char* key : {"index", "remote_url", "local_path", "ranges", "sha256", "bytes_total",
-                          "bytes_transferred", "transferred", "completed", "verified",
-                          "restarts"}) {
+  for (const char* key :
+       {"index", "remote_url", "local_path", "ranges", "sha256", "bytes_total", "bytes_transferred",
+        "transferred", "completed", "verified", "restarts"}) {
     EXPECT_TRUE(j["files"][0].contains(key)) << key;
   }
 }
@@ -123,12 +146,11 @@ TEST(ProtoJsonTest, ResultAndActionResponse) {
 }
 
 TEST(ProtoJsonTest, EventRoundTrips) {
-  JobEvent in{17, EventType::FileTransferred, "{AB}", JobState::Transferring, 3U,
-              at("2026-11-24T02:40:57Z")};
+  JobEvent in{17, EventType::FileTransferred, "{AB}", JobState::Transferring,
+              3U, at("2026-11-24T02:40:57Z")};
   const Json j = to_json(in);
-  EXPECT_EQ(dump(j),
-            R"({"seq":17,"type":"FileTransferred","job":"{AB}","state":"TRANSFERRING",)"
-            R"("file_index":3,"time":"2026-11-24T02:40:57Z"})");
+  EXPECT_EQ(dump(j), R"({"seq":17,"type":"FileTransferred","job":"{AB}","state":"TRANSFERRING",)"
+                     R"("file_index":3,"time":"2026-11-24T02:40:57Z"})");
   JobEvent out;
   ASSERT_TRUE(from_json(j, out).ok());
   EXPECT_EQ(out, in);
@@ -179,7 +201,8 @@ TEST(ProtoJsonTest, RequestsDecode) {
   AddFilesRequest a;
   auto st = decode(R"({"files":[{"remote_url":"http://h/a","local_path":"/tmp/a",
       "ranges":[{"offset":0,"length":10},{"offset":20,"length":null},{"offset":40}]},
-      {"remote_url":"file:///x","local_path":"/tmp/b","sha256":null}]})", a);
+      {"remote_url":"file:///x","local_path":"/tmp/b","sha256":null}]})",
+                   a);
   ASSERT_TRUE(st.ok()) << st.error().message;
   ASSERT_EQ(a.files.size(), 2U);
   EXPECT_EQ(a.files[0].ranges[1].length, kLengthToEof);
@@ -311,8 +334,12 @@ TEST(ProtoJsonTest, ResponsesIgnoreUnknownKeys) {
 }
 
 TEST(ProtoJsonTest, DumpReplacesInvalidUtf8) {
-  Json j = std::string("a\xff" "b");
-  EXPECT_EQ(dump(j), "\"a\xEF\xBF\xBD" "b\"");
+  Json j = std::string(
+      "a\xff"
+      "b");
+  EXPECT_EQ(dump(j),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
 }
 
 }  // namespace

@@ -7,11 +7,11 @@
 #include "transfer/sha256.hpp"
 
 #include <gtest/gtest.h>
-
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <memory>
@@ -374,8 +374,8 @@ TEST_F(CurlTransferTest, StartingAgainReplacesTheRunningTransferSilently) {
 TEST_F(CurlTransferTest, SeveralJobsAtOnce) {
   std::vector<engine::TransferRequest> reqs;
   for (std::uint8_t i = 0; i < 4; ++i) {
-    auto r = request(source("src" + std::to_string(i), pattern(300'000, i)),
-                     "out" + std::to_string(i));
+    auto r =
+        request(source("src" + std::to_string(i), pattern(300'000, i)), "out" + std::to_string(i));
     r.job = job_id(i + 1);
     r.transfer_id = 1000 + i;
     reqs.push_back(r);

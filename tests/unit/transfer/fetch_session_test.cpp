@@ -383,9 +383,9 @@ TEST_F(SessionTest, TransportErrorsReportTheSyncedBytes) {
   ASSERT_TRUE(s.next_request());
   ASSERT_EQ(s.on_response(full(body)), Verdict::Accept);
   feed(body.substr(0, 321));
-  s.on_request_end(Classified{Error::make(hr::BgEConnectionClosed, "reset",
-                                          ErrorContext::GeneralTransport),
-                              true, std::nullopt});
+  s.on_request_end(
+      Classified{Error::make(hr::BgEConnectionClosed, "reset", ErrorContext::GeneralTransport),
+                 true, std::nullopt});
   const auto ev = log_.last();
   EXPECT_EQ(ev.kind, Kind::Failed);
   EXPECT_EQ(ev.bytes_transferred, 321U);
@@ -584,6 +584,62 @@ TEST_F(SessionTest, EofRangeResumesFromTheRecordedTotal) {
   const auto spec = s.next_request();
   ASSERT_TRUE(spec);
   EXPECT_EQ(spec->range_header_value(), "bytes=994-999");
+}
+
+TEST_F(SessionTest, BytesPastAnUnresolvedEofRangeAreNotTrusted) {
+  // Without a recorded total nothing says where the EOF range ends, so the 3 bytes held of the
+  // range after it cannot be placed: resume at the start of the EOF range.
+  const auto remote = pattern(1000);
+  req_.file.spec.ranges = {{0, 10}, {990, engine::kLengthToEof}, {0, 5}};
+  hold(remote.substr(0, 10) + remote.substr(990, 10) + remote.substr(0, 3), {"\"v1\"", ""},
+       std::nullopt);
+  auto& s = open();
+  EXPECT_EQ(staging(), remote.substr(0, 10));
+  EXPECT_EQ(s.next_request()->range_header_value(), "bytes=990-");
+}
+
+TEST_F(SessionTest, AnEofRangeAtTheEndResumesInside) {
+  const auto remote = pattern(1000);
+  req_.file.spec.ranges = {{0, 10}, {990, engine::kLengthToEof}};
+  hold(remote.substr(0, 10) + remote.substr(990, 4), {"\"v1\"", ""}, std::nullopt);
+  auto& s = open();
+  EXPECT_EQ(s.next_request()->range_header_value(), "bytes=994-");
+}
+
+TEST_F(SessionTest, ARestartAnnouncesTheNewVersionAgain) {
+  const auto v2 = pattern(100, 2);
+  req_.file.spec.ranges = {{0, 10}, {50, 10}};
+  auto& s = open();
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(partial(0, 9, 100, "\"v1\"")), Verdict::Accept);
+  feed(pattern(10));
+  s.on_request_end(std::nullopt);
+  ASSERT_TRUE(s.next_request());
+  // If-Range failed: version 2 arrives in full; its validators travel with Restarted.
+  ASSERT_EQ(s.on_response(full(v2, "\"v2\"")), Verdict::Accept);
+  std::vector<engine::TransferEvent> connected;
+  engine::TransferEvent restarted;
+  for (const auto& e : log_.events()) {
+    if (e.kind == Kind::Connected) {
+      connected.push_back(e);
+    }
+    if (e.kind == Kind::Restarted) {
+      restarted = e;
+    }
+  }
+  EXPECT_EQ(restarted.validators.etag, "\"v2\"");
+  EXPECT_EQ(restarted.bytes_transferred, 0U);
+  ASSERT_EQ(connected.size(), 2U);
+  EXPECT_EQ(connected[0].validators.etag, "\"v1\"");
+  EXPECT_EQ(connected[1].validators.etag, "\"v2\"");
+  EXPECT_EQ(feed(v2, 100), BodyVerdict::Stop);
+  s.on_request_end(std::nullopt);
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(partial(50, 59, 100, "\"v2\"")), Verdict::Accept);
+  feed(v2.substr(50, 10));
+  s.on_request_end(std::nullopt);
+  expect_done();
+  EXPECT_EQ(staging(), v2.substr(0, 10) + v2.substr(50, 10));
 }
 
 TEST_F(SessionTest, RangeBeyondTheEndIsFatal) {

@@ -11,7 +11,9 @@ namespace {
 
 using std::chrono::seconds;
 
-WallTime at_unix(std::int64_t s) { return WallTime{seconds{s}}; }
+WallTime at_unix(std::int64_t s) {
+  return WallTime{seconds{s}};
+}
 
 // --- Content-Range ---
 
@@ -53,11 +55,26 @@ TEST(ContentRange, HandlesTheLargestValues) {
 }
 
 TEST(ContentRange, RejectsMalformedValues) {
-  for (const char* bad : {"", "bytes", "bytes ", "bytes 1-2", "bytes 1-2/", "bytes -2/3",
-                          "bytes 1-/3", "bytes 2-1/3", "bytes 0-3/3", "bytes */*", "bytes 1-2/x",
-                          "bytes +1-2/3", "bytes 1-2/3x", "bytes 1 - 2/3", "items 1-2/3",
-                          "bytes1-2/3", "bytes 18446744073709551616-1/2",
-                          "bytes 0-1/99999999999999999999", "bytes 1-2/-3", "bytes a-b/c"}) {
+  for (const char* bad : {"",
+                          "bytes",
+                          "bytes ",
+                          "bytes 1-2",
+                          "bytes 1-2/",
+                          "bytes -2/3",
+                          "bytes 1-/3",
+                          "bytes 2-1/3",
+                          "bytes 0-3/3",
+                          "bytes */*",
+                          "bytes 1-2/x",
+                          "bytes +1-2/3",
+                          "bytes 1-2/3x",
+                          "bytes 1 - 2/3",
+                          "items 1-2/3",
+                          "bytes1-2/3",
+                          "bytes 18446744073709551616-1/2",
+                          "bytes 0-1/99999999999999999999",
+                          "bytes 1-2/-3",
+                          "bytes a-b/c"}) {
     EXPECT_FALSE(parse_content_range(bad)) << bad;
   }
 }
@@ -118,9 +135,9 @@ TEST(StatusLine, ParsesHttp1AndHttp2) {
 }
 
 TEST(StatusLine, RejectsOtherLines) {
-  for (const char* bad : {"", "HTTP/", "HTTP/1.1", "HTTP/1.1 ", "HTTP/1.1 20", "HTTP/1.1 2000",
-                          "HTTP/1.1 abc", "http/1.1 200 OK", "Content-Length: 5",
-                          "HTTP/x.y 200", "HTTP/1.1 099 Low"}) {
+  for (const char* bad :
+       {"", "HTTP/", "HTTP/1.1", "HTTP/1.1 ", "HTTP/1.1 20", "HTTP/1.1 2000", "HTTP/1.1 abc",
+        "http/1.1 200 OK", "Content-Length: 5", "HTTP/x.y 200", "HTTP/1.1 099 Low"}) {
     EXPECT_FALSE(parse_status_line(bad)) << bad;
   }
 }
@@ -142,7 +159,8 @@ TEST(ContentLength, Parses) {
 
 TEST(HttpDate, ParsesTheThreeForms) {
   // RFC 9110's example instant: 784111777.
-  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), std::optional<std::int64_t>(784111777));
+  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            std::optional<std::int64_t>(784111777));
   EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
             std::optional<std::int64_t>(784111777));
   EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), std::optional<std::int64_t>(784111777));
@@ -155,11 +173,11 @@ TEST(HttpDate, ParsesEpochAndLeapDay) {
 }
 
 TEST(HttpDate, RejectsNonsense) {
-  for (const char* bad : {"", "yesterday", "Sun, 06 Nov 1994 08:49:37", "Sun, 32 Nov 1994 08:49:37 GMT",
-                          "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
-                          "Sun, 29 Feb 2023 00:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 PST",
-                          "Sun, 06 Nov 1994 08:49:37 GMT trailing", "Xyz Nov  6 08:49:37 1994",
-                          "Sun, 06 Nov 1994 8:49:37 GMT"}) {
+  for (const char* bad : {"", "yesterday", "Sun, 06 Nov 1994 08:49:37",
+                          "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
+                          "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 29 Feb 2023 00:00:00 GMT",
+                          "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Nov 1994 08:49:37 GMT trailing",
+                          "Xyz Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 8:49:37 GMT"}) {
     EXPECT_FALSE(parse_http_date(bad)) << bad;
   }
 }

@@ -22,8 +22,8 @@ TEST(FileUrl, Paths) {
 }
 
 TEST(FileUrl, Rejections) {
-  for (const char* bad : {"file://otherhost/tmp/a", "http://host/x", "file:///tmp/a%00b",
-                          "not a url at all"}) {
+  for (const char* bad :
+       {"file://otherhost/tmp/a", "http://host/x", "file:///tmp/a%00b", "not a url at all"}) {
     const auto r = file_url_path(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, hr::EInvalidArg) << bad;

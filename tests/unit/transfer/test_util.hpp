@@ -117,7 +117,8 @@ class EventLog {
   bool wait_final(std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
     return wait_for(
         [](const auto& evs) {
-          return !evs.empty() && (evs.back().kind == Kind::FileDone || evs.back().kind == Kind::Failed);
+          return !evs.empty() &&
+                 (evs.back().kind == Kind::FileDone || evs.back().kind == Kind::Failed);
         },
         deadline);
   }

@@ -1,0 +1,109 @@
+#include "daemon/event_feed.hpp"
+
+#include <gtest/gtest.h>
+
+namespace bgcopy::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+JobEvent ev(EventType type, const std::string& job, JobState state = JobState::Transferring) {
+  JobEvent e;
+  e.type = type;
+  e.job_id = job;
+  e.state = state;
+  return e;
+}
+
+class EventFeedTest : public ::testing::Test {
+ protected:
+  std::atomic<std::uint64_t> seq_{0};
+  MonoTime t0_{std::chrono::hours(1)};
+};
+
+TEST_F(EventFeedTest, FirstModificationGoesOutAtOnceLaterOnesAreCoalesced) {
+  EventFeed feed(seq_, 100, 500ms);
+  EXPECT_TRUE(feed.offer(ev(EventType::JobModification, "A", JobState::Queued), t0_));
+  EXPECT_FALSE(feed.offer(ev(EventType::JobModification, "A", JobState::Connecting), t0_ + 10ms))
+      << "already woken";
+  auto b = feed.take(t0_ + 20ms);
+  ASSERT_EQ(b.events.size(), 1U);
+  EXPECT_EQ(b.events[0].state, JobState::Queued);
+  ASSERT_TRUE(b.next_flush.has_value());
+  EXPECT_EQ(*b.next_flush, t0_ + 500ms);
+
+  // More changes within the window replace the held one.
+  EXPECT_FALSE(feed.offer(ev(EventType::JobModification, "A", JobState::Transferring), t0_ + 100ms))
+      << "a replaced hold keeps its deadline";
+  EXPECT_TRUE(feed.take(t0_ + 499ms).events.empty());
+  b = feed.take(t0_ + 500ms);
+  ASSERT_EQ(b.events.size(), 1U);
+  EXPECT_EQ(b.events[0].state, JobState::Transferring) << "the latest state is sent";
+  EXPECT_FALSE(b.next_flush.has_value());
+}
+
+TEST_F(EventFeedTest, NonCoalescedEventsAlwaysPassAndDropTheStaleHold) {
+  EventFeed feed(seq_, 100, 500ms);
+  feed.offer(ev(EventType::JobModification, "A"), t0_);
+  feed.offer(ev(EventType::JobModification, "A"), t0_ + 1ms);  // held
+  feed.offer(ev(EventType::FileTransferred, "A"), t0_ + 2ms);
+  feed.offer(ev(EventType::FileTransferred, "A"), t0_ + 3ms);
+  feed.offer(ev(EventType::JobTransferred, "A", JobState::Transferred), t0_ + 4ms);
+  auto b = feed.take(t0_ + 1s);
+  ASSERT_EQ(b.events.size(), 4U);
+  EXPECT_EQ(b.events[0].type, EventType::JobModification);
+  EXPECT_EQ(b.events[1].type, EventType::FileTransferred);
+  EXPECT_EQ(b.events[2].type, EventType::FileTransferred);
+  EXPECT_EQ(b.events[3].type, EventType::JobTransferred);
+  for (std::size_t i = 1; i < b.events.size(); ++i) {
+    EXPECT_GT(b.events[i].seq, b.events[i - 1].seq);
+  }
+}
+
+TEST_F(EventFeedTest, JobsAreCoalescedIndependently) {
+  EventFeed feed(seq_, 100, 500ms);
+  feed.offer(ev(EventType::JobModification, "A"), t0_);
+  feed.offer(ev(EventType::JobModification, "B"), t0_);
+  feed.offer(ev(EventType::JobModification, "A"), t0_ + 1ms);
+  auto b = feed.take(t0_ + 2ms);
+  EXPECT_EQ(b.events.size(), 2U);
+  // After a quiet window the next change is immediate again.
+  EXPECT_EQ(feed.take(t0_ + 600ms).events.size(), 1U);  // A's held one
+  feed.offer(ev(EventType::JobModification, "B"), t0_ + 2s);
+  EXPECT_EQ(feed.take(t0_ + 2s).events.size(), 1U);
+}
+
+TEST_F(EventFeedTest, FullQueueDropsModificationsFirstThenOverflows) {
+  EventFeed feed(seq_, 3, 500ms);
+  feed.offer(ev(EventType::JobModification, "A"), t0_);
+  feed.offer(ev(EventType::JobError, "A"), t0_);
+  feed.offer(ev(EventType::JobModification, "B"), t0_);
+  feed.offer(ev(EventType::JobTransferred, "C"), t0_);  // drops A's modification
+  auto b = feed.take(t0_);
+  ASSERT_EQ(b.events.size(), 3U);
+  EXPECT_EQ(b.events[0].type, EventType::JobError);
+  EXPECT_EQ(b.events[1].job_id, "B");
+  EXPECT_EQ(b.events[2].type, EventType::JobTransferred);
+  EXPECT_FALSE(b.overflowed);
+
+  for (const char* job : {"D", "E", "F", "G"}) feed.offer(ev(EventType::JobError, job), t0_);
+  b = feed.take(t0_);
+  EXPECT_EQ(b.events.size(), 3U);
+  EXPECT_TRUE(b.overflowed) << "nothing droppable left: the stream must end";
+}
+
+TEST_F(EventFeedTest, SeqIsSharedAndIncreasing) {
+  EventFeed a(seq_, 10, 500ms);
+  EventFeed b(seq_, 10, 500ms);
+  a.offer(ev(EventType::JobError, "A"), t0_);
+  b.offer(ev(EventType::JobError, "A"), t0_);
+  a.offer(ev(EventType::JobError, "B"), t0_);
+  auto ea = a.take(t0_).events;
+  auto eb = b.take(t0_).events;
+  ASSERT_EQ(ea.size(), 2U);
+  EXPECT_LT(ea[0].seq, ea[1].seq);
+  EXPECT_NE(ea[0].seq, eb[0].seq);
+}
+
+}  // namespace
+}  // namespace bgcopy::daemon
