@@ -9,7 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libboost-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nginx-light curl python3 procps
+  nginx-light curl wget bc python3 procps
   clang-format clang-tidy
 )
 

@@ -130,6 +130,7 @@ Status Engine::load() {
       }
     }
     JobId id = r.id;
+    jobs_per_owner_[r.owner] += 1;
     jobs_.emplace(id, std::move(live));
   }
   next_retention_check_ = mono_now;
@@ -228,8 +229,7 @@ Result<JobId> Engine::create_job(const Caller& caller, const std::string& displa
                        "at most " + std::to_string(config_.max_display_name) + " characters");
   }
   if (!caller.is_root()) {
-    std::size_t owned = 0;
-    for (const auto& [id, j] : jobs_) owned += j->rec.owner == caller.uid ? 1 : 0;
+    const std::size_t owned = jobs_per_owner_[caller.uid];
     if (owned >= config_.max_jobs_per_user) {
       return Error::make(hr::BgETooManyJobsPerUser,
                          "user " + std::to_string(caller.uid) + " already has " +
@@ -249,6 +249,7 @@ Result<JobId> Engine::create_job(const Caller& caller, const std::string& displa
   BGCOPY_TRY(store_.insert(r));
   JobId id = r.id;
   live->queue_seq = next_queue_seq_++;
+  jobs_per_owner_[r.owner] += 1;
   jobs_.emplace(id, std::move(live));
   return id;
 }
@@ -385,6 +386,9 @@ Status Engine::suspend(const Caller& caller, const JobId& id) {
 void Engine::make_final(Live& job, JobState final_state) {
   JobId id = job.rec.id;
   uid_t owner = job.rec.owner;
+  if (auto it = jobs_per_owner_.find(owner); it != jobs_per_owner_.end() && --it->second == 0) {
+    jobs_per_owner_.erase(it);
+  }
   jobs_.erase(id);
   tombstones_[id] = {owner, final_state};
   tombstone_order_.push_back(id);
@@ -655,6 +659,10 @@ Status Engine::take_ownership(const Caller& caller, const JobId& id) {
   if (auto st = persist(job); !st) {
     r = saved;
     return st;
+  }
+  if (saved.owner != r.owner) {
+    if (--jobs_per_owner_[saved.owner] == 0) jobs_per_owner_.erase(saved.owner);
+    jobs_per_owner_[r.owner] += 1;
   }
   emit(job, Event::Kind::JobModification);
   return {};

@@ -143,6 +143,7 @@ class Engine {
   EventSink& events_;
 
   std::unordered_map<JobId, std::unique_ptr<Live>> jobs_;
+  std::unordered_map<uid_t, std::size_t> jobs_per_owner_;  // for the per-user job limit
   // Recently final jobs, so a call through a held id answers DO_E_INVALID_STATE rather than
   // DO_E_JOB_NOT_FOUND. Bounded; in memory only.
   std::unordered_map<JobId, std::pair<uid_t, JobState>> tombstones_;

@@ -47,6 +47,30 @@ std::optional<UserIdentity> lookup_user(uid_t uid) {
   return id;
 }
 
+namespace {
+
+UserIdentity identity_of(uid_t uid) {
+  auto who = lookup_user(uid);
+  return who ? *who : UserIdentity{uid, static_cast<gid_t>(-1), {}};
+}
+
+// Search permission on every ancestor of the absolute `path`, "/" included.
+bool may_search_ancestors(const UserIdentity& id, const std::string& path) {
+  if (path.empty() || path.front() != '/') {
+    return false;
+  }
+  struct stat st {};
+  for (std::size_t pos = 0; pos != std::string::npos; pos = path.find('/', pos + 1)) {
+    const std::string dir = pos == 0 ? "/" : path.substr(0, pos);
+    if (::stat(dir.c_str(), &st) != 0 || !user_may_access(id, st, X_OK)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool user_may_access(const UserIdentity& who, const struct stat& st, int want) {
   const mode_t mode = st.st_mode;
   if (who.uid == 0) {
@@ -70,27 +94,20 @@ bool user_can_write_dir(uid_t uid, const struct stat& st) {
   if (!S_ISDIR(st.st_mode)) {
     return false;
   }
-  auto who = lookup_user(uid);
   // An unknown uid still has an identity for the kernel; it simply belongs to no group.
-  const UserIdentity id = who ? *who : UserIdentity{uid, static_cast<gid_t>(-1), {}};
-  return user_may_access(id, st, W_OK | X_OK);
+  return user_may_access(identity_of(uid), st, W_OK | X_OK);
 }
 
 bool user_can_read_path(uid_t uid, const std::string& path) {
-  if (path.empty() || path.front() != '/') {
-    return false;
-  }
-  auto who = lookup_user(uid);
-  const UserIdentity id = who ? *who : UserIdentity{uid, static_cast<gid_t>(-1), {}};
+  const UserIdentity id = identity_of(uid);
   struct stat st {};
-  // Every ancestor needs search permission, "/" included.
-  for (std::size_t pos = 0; pos != std::string::npos; pos = path.find('/', pos + 1)) {
-    const std::string dir = pos == 0 ? "/" : path.substr(0, pos);
-    if (::stat(dir.c_str(), &st) != 0 || !user_may_access(id, st, X_OK)) {
-      return false;
-    }
-  }
-  return ::stat(path.c_str(), &st) == 0 && user_may_access(id, st, R_OK);
+  return may_search_ancestors(id, path) && ::stat(path.c_str(), &st) == 0 &&
+         user_may_access(id, st, R_OK);
+}
+
+bool user_can_reach_dir(uid_t uid, const std::string& dir, const std::string& resolved) {
+  const UserIdentity id = identity_of(uid);
+  return may_search_ancestors(id, dir) && (resolved.empty() || may_search_ancestors(id, resolved));
 }
 
 bool acting_for_other_user(uid_t owner) {

@@ -39,6 +39,11 @@ bool user_can_write_dir(uid_t uid, const struct stat& st);
 /// would). False if anything along the way cannot be stat'ed.
 bool user_can_read_path(uid_t uid, const std::string& path);
 
+/// Whether `uid` may search every ancestor directory of the absolute `dir` (as written, symlinks
+/// followed) and, unless empty, of `resolved` (the same directory with symlinks resolved), i.e.
+/// whether the owner could reach it by name at all. `dir` itself is not checked.
+bool user_can_reach_dir(uid_t uid, const std::string& dir, const std::string& resolved);
+
 /// True when this process runs as root and acts for someone else, i.e. when permission checks
 /// and chown on the owner's behalf are needed.
 bool acting_for_other_user(uid_t owner);

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <ctime>
 
@@ -97,6 +98,14 @@ Result<UniqueFd> open_parent_dir(const std::string& local_path, uid_t owner) {
     }
     if (!user_can_write_dir(owner, st)) {
       return access_denied("uid " + std::to_string(owner) + " may not write to " + dir);
+    }
+    // Write permission on the directory is worth nothing if the owner cannot reach it.
+    std::array<char, PATH_MAX> resolved{};
+    const auto self = "/proc/self/fd/" + std::to_string(fd.get());
+    const ssize_t n = ::readlink(self.c_str(), resolved.data(), resolved.size() - 1);
+    const std::string real = n > 0 ? std::string(resolved.data(), static_cast<std::size_t>(n)) : "";
+    if (!user_can_reach_dir(owner, dir, real)) {
+      return access_denied("uid " + std::to_string(owner) + " may not reach " + dir);
     }
   }
   return fd;

@@ -581,12 +581,16 @@ void CurlTransfer::Loop::drain_messages() {
 
 void CurlTransfer::Loop::start_local(ActiveTransfer& t, const RequestSpec& spec) {
   const auto& req = t.session.request();
-  if (fs::acting_for_other_user(req.owner) && !fs::user_can_read_path(req.owner, t.local_path)) {
+  const bool for_other = fs::acting_for_other_user(req.owner);
+  auto deny = [&] {
     t.session.fail(
         Classified{Error::make(hr::EAccessDenied,
                                "uid " + std::to_string(req.owner) + " may not read " + t.local_path,
                                ErrorContext::RemoteFile),
                    false, std::nullopt});
+  };
+  if (for_other && !fs::user_can_read_path(req.owner, t.local_path)) {
+    deny();
     return;
   }
   // O_NONBLOCK: a FIFO at the source path must not block the transfer thread.
@@ -603,6 +607,16 @@ void CurlTransfer::Loop::start_local(ActiveTransfer& t, const RequestSpec& spec)
   if (S_ISDIR(leg->at_start.st_mode)) {
     t.session.fail(classify_source_errno(EISDIR, t.local_path));
     return;
+  }
+  // Checked again on what was opened: the path may have been swapped since the check above.
+  if (for_other) {
+    const auto who = fs::lookup_user(req.owner);
+    const fs::UserIdentity id =
+        who ? *who : fs::UserIdentity{req.owner, static_cast<gid_t>(-1), {}};
+    if (!fs::user_may_access(id, leg->at_start, R_OK)) {
+      deny();
+      return;
+    }
   }
   if (!S_ISREG(leg->at_start.st_mode)) {
     t.session.fail(

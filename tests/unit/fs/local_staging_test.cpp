@@ -131,6 +131,30 @@ TEST_F(LocalStagingTest, CheckDestinationForAnotherOwnerHonoursTheirRights) {
   EXPECT_TRUE(staging_.check_destination(kNobody, sub + "/out.bin").ok());
 }
 
+TEST_F(LocalStagingTest, CheckDestinationForAnotherOwnerNeedsSearchOnEveryAncestor) {
+  if (!is_root()) {
+    GTEST_SKIP() << "needs root to act for another user";
+  }
+  // A world-writable directory inside root's 0700 directory: nobody cannot reach it.
+  const std::string sub = dir_ / "open";
+  ASSERT_EQ(mkdir(sub.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(sub.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0700), 0);
+  const auto st = staging_.check_destination(kNobody, sub + "/out.bin");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, hr::EAccessDenied);
+  // Nor through a symlink in a place it can reach.
+  TempDir outer;
+  ASSERT_EQ(chmod(outer.path().c_str(), 0755), 0);
+  const std::string link = outer / "link";
+  ASSERT_EQ(symlink(sub.c_str(), link.c_str()), 0);
+  EXPECT_FALSE(staging_.check_destination(kNobody, link + "/out.bin").ok());
+  // Once the way is open, both names work.
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0711), 0);
+  EXPECT_TRUE(staging_.check_destination(kNobody, sub + "/out.bin").ok());
+  EXPECT_TRUE(staging_.check_destination(kNobody, link + "/out.bin").ok());
+}
+
 // --- finalize ---
 
 TEST_F(LocalStagingTest, FinalizeRenamesSetsMtimeAndLeavesNoStagingFile) {
