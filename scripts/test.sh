@@ -9,6 +9,7 @@ sanitizers=1
 [ "${1:-}" = "--no-sanitizers" ] && sanitizers=0
 
 scripts/setup.sh
+scripts/check-format.sh
 jobs=$(nproc)
 
 cmake --preset ci >/dev/null

@@ -64,7 +64,9 @@ inline constexpr Hresult ErrnoBase = 0xC0D00000;
 }  // namespace hr
 
 /// True for success codes (the high bit is clear), including the BG_S_* partial successes.
-constexpr bool succeeded(Hresult code) { return (code & 0x80000000U) == 0; }
+constexpr bool succeeded(Hresult code) {
+  return (code & 0x80000000U) == 0;
+}
 
 /// 0x80190000 + status, as BITS reports HTTP failures (404 -> 0x80190194).
 constexpr Hresult hresult_from_http(int status) {

@@ -87,9 +87,9 @@ struct FileInfo {
   std::optional<std::string> sha256;
   std::optional<std::uint64_t> bytes_total;  // nullopt while unknown
   std::uint64_t bytes_transferred = 0;
-  bool transferred = false;  // all bytes held in the staging file
-  bool completed = false;    // renamed to local_path by complete
-  bool verified = false;     // a sha256 was given and matched
+  bool transferred = false;    // all bytes held in the staging file
+  bool completed = false;      // renamed to local_path by complete
+  bool verified = false;       // a sha256 was given and matched
   std::uint32_t restarts = 0;  // restarted from 0 because the remote changed
   friend bool operator==(const FileInfo&, const FileInfo&) = default;
 };
@@ -108,8 +108,8 @@ struct JobInfo {
   JobType type = JobType::Download;
   JobState state = JobState::Suspended;
   JobPriority priority = JobPriority::Normal;
-  std::uint32_t owner = 0;       // uid
-  std::string owner_name;        // user name, or the uid as text if unknown
+  std::uint32_t owner = 0;  // uid
+  std::string owner_name;   // user name, or the uid as text if unknown
   std::optional<std::uint64_t> bytes_total;
   std::uint64_t bytes_transferred = 0;
   std::uint32_t files_total = 0;

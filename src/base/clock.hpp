@@ -52,6 +52,8 @@ class ManualClock final : public Clock {
 inline std::int64_t to_unix_ms(WallTime t) {
   return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
 }
-inline WallTime from_unix_ms(std::int64_t ms) { return WallTime{Millis{ms}}; }
+inline WallTime from_unix_ms(std::int64_t ms) {
+  return WallTime{Millis{ms}};
+}
 
 }  // namespace bgcopy

@@ -35,7 +35,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -74,10 +74,10 @@ using Status = Result<void>;
 }  // namespace bgcopy
 
 /// Propagates an error from an expression yielding a Result.
-#define BGCOPY_TRY(expr)                      \
-  do {                                        \
-    auto bgcopy_try_r_ = (expr);              \
-    if (!bgcopy_try_r_.ok()) {                \
+#define BGCOPY_TRY(expr)                       \
+  do {                                         \
+    auto bgcopy_try_r_ = (expr);               \
+    if (!bgcopy_try_r_.ok()) {                 \
       return std::move(bgcopy_try_r_).error(); \
-    }                                         \
+    }                                          \
   } while (0)

@@ -61,8 +61,7 @@ constexpr std::array kEntries{
     Entry{hr::EInvalidArg, "E_INVALIDARG", "One or more arguments are not valid."},
     Entry{hr::ENotImpl, "E_NOTIMPL", "Not implemented."},
     Entry{hr::EFail, "E_FAIL", "Unspecified failure."},
-    Entry{hr::EHostNotResolved, "BG_E_HOST_NOT_RESOLVED",
-          "The server name could not be resolved."},
+    Entry{hr::EHostNotResolved, "BG_E_HOST_NOT_RESOLVED", "The server name could not be resolved."},
 };
 
 struct Alias {

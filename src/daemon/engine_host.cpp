@@ -27,7 +27,9 @@ EngineHost::EngineHost(engine::EngineConfig config, const Clock& clock, engine::
                        engine::EventSink& events)
     : engine_(config, clock, store, transfer, staging, events) {}
 
-EngineHost::~EngineHost() { stop(); }
+EngineHost::~EngineHost() {
+  stop();
+}
 
 Status EngineHost::start() {
   {

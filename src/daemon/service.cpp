@@ -4,9 +4,10 @@
 #include "store/sqlite_job_store.hpp"
 #include "transfer/curl_transfer.hpp"
 
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+
+#include <fcntl.h>
 
 #include <cerrno>
 
@@ -26,8 +27,8 @@ Result<std::unique_ptr<Service>> Service::open(const ServiceOptions& options) {
     return Error::from_errno(errno, "cannot open " + lock_path);
   }
   if (::flock(s->lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    return Error::make(hr::EFail, "another bgcopyd already uses state directory " +
-                                      options.state_dir);
+    return Error::make(hr::EFail,
+                       "another bgcopyd already uses state directory " + options.state_dir);
   }
   auto store = store::SqliteJobStore::open(options.state_dir + "/bgcopy.db");
   if (!store) return std::move(store).error();

@@ -18,15 +18,19 @@ Error not_found(const JobId& id) {
 }
 
 Error invalid_state(const JobRecord& job, std::string_view action) {
-  return Error::make(hr::DoEInvalidState, std::string("cannot ") + std::string(action) +
-                                              " job " + job.id.to_string() + " in state " +
+  return Error::make(hr::DoEInvalidState, std::string("cannot ") + std::string(action) + " job " +
+                                              job.id.to_string() + " in state " +
                                               std::string(to_string(job.state)));
 }
 
-bool is_background(JobPriority p) { return p != JobPriority::Foreground; }
+bool is_background(JobPriority p) {
+  return p != JobPriority::Foreground;
+}
 
 // CONNECTING or TRANSFERRING: the states whose time counts against max_download_time.
-bool is_running(JobState s) { return s == JobState::Connecting || s == JobState::Transferring; }
+bool is_running(JobState s) {
+  return s == JobState::Connecting || s == JobState::Transferring;
+}
 
 }  // namespace
 
@@ -121,12 +125,13 @@ Status Engine::load() {
       }
     }
     live->durable.resize(r.files.size());
-    for (std::size_t i = 0; i < r.files.size(); ++i) live->durable[i] = r.files[i].bytes_transferred;
+    for (std::size_t i = 0; i < r.files.size(); ++i)
+      live->durable[i] = r.files[i].bytes_transferred;
     live->queue_seq = next_queue_seq_++;
     if (changed) {
       if (auto st = store_.update(r); !st) {
-        log::warn("job " + r.id.to_string() + ": could not record reload fix-ups: " +
-                  st.error().message);
+        log::warn("job " + r.id.to_string() +
+                  ": could not record reload fix-ups: " + st.error().message);
       }
     }
     JobId id = r.id;
@@ -155,8 +160,7 @@ Result<Engine::Live*> Engine::find_for(const Caller& caller, const JobId& id, bo
   }
   Live* job = it->second.get();
   if (!caller.is_root() && caller.uid != job->rec.owner) {
-    return Error::make(hr::EAccessDenied,
-                       "job " + id.to_string() + " belongs to another user");
+    return Error::make(hr::EAccessDenied, "job " + id.to_string() + " belongs to another user");
   }
   return job;
 }
@@ -180,7 +184,9 @@ Status Engine::persist(Live& job) {
   return store_.update(copy);
 }
 
-void Engine::touch(Live& job) { job.rec.times.modified = clock_.wall(); }
+void Engine::touch(Live& job) {
+  job.rec.times.modified = clock_.wall();
+}
 
 void Engine::emit(const Live& job, Event::Kind kind, std::optional<std::uint32_t> file) {
   events_.on_event(Event{kind, job.rec.id, job.rec.owner, job.rec.state, file});
@@ -226,14 +232,15 @@ Result<JobId> Engine::create_job(const Caller& caller, const std::string& displa
   if (!is_clean_text(display_name, config_.max_display_name, false)) {
     return Error::make(hr::EInvalidArg,
                        "the display name must be valid UTF-8 without control characters and "
-                       "at most " + std::to_string(config_.max_display_name) + " characters");
+                       "at most " +
+                           std::to_string(config_.max_display_name) + " characters");
   }
   if (!caller.is_root()) {
     const std::size_t owned = jobs_per_owner_[caller.uid];
     if (owned >= config_.max_jobs_per_user) {
-      return Error::make(hr::BgETooManyJobsPerUser,
-                         "user " + std::to_string(caller.uid) + " already has " +
-                             std::to_string(owned) + " jobs (the limit)");
+      return Error::make(hr::BgETooManyJobsPerUser, "user " + std::to_string(caller.uid) +
+                                                        " already has " + std::to_string(owned) +
+                                                        " jobs (the limit)");
     }
   }
   auto live = std::make_unique<Live>();
@@ -262,9 +269,9 @@ Status Engine::add_files(const Caller& caller, const JobId& id, std::vector<File
   if (files.empty()) return Error::make(hr::EInvalidArg, "no files given");
   const bool limited = !caller.is_root();
   if (limited && job.rec.files.size() + files.size() > config_.max_files_per_job) {
-    return Error::make(hr::BgETooManyFilesInJob,
-                       "a job may hold at most " + std::to_string(config_.max_files_per_job) +
-                           " files");
+    return Error::make(
+        hr::BgETooManyFilesInJob,
+        "a job may hold at most " + std::to_string(config_.max_files_per_job) + " files");
   }
   std::unordered_set<std::string> destinations;
   for (const auto& f : job.rec.files) destinations.insert(f.spec.local_path);
@@ -303,8 +310,10 @@ Status Engine::add_files(const Caller& caller, const JobId& id, std::vector<File
       std::uint64_t sum = 0;
       bool known = true;
       for (const auto& range : rec.spec.ranges) {
-        if (range.length == kLengthToEof) known = false;
-        else sum += range.length;
+        if (range.length == kLengthToEof)
+          known = false;
+        else
+          sum += range.length;
       }
       if (known) rec.bytes_total = sum;
     }
@@ -450,8 +459,8 @@ Result<Hresult> Engine::complete(const Caller& caller, const JobId& id) {
       Error e = std::move(st).error();
       e.file_index = i;
       // Leave the job where complete can be retried (BITS keeps it TRANSFERRED).
-      set_state(job, r.current_file() >= r.files.size() ? JobState::Transferred
-                                                        : JobState::Suspended);
+      set_state(job,
+                r.current_file() >= r.files.size() ? JobState::Transferred : JobState::Suspended);
       (void)persist(job);
       emit(job, Event::Kind::JobModification);
       schedule();
@@ -459,8 +468,8 @@ Result<Hresult> Engine::complete(const Caller& caller, const JobId& id) {
     }
     f.completed = true;
     if (auto st = store_.update_file(r.id, i, f); !st) {
-      log::warn("complete " + r.id.to_string() + ": could not record rename: " +
-                st.error().message);
+      log::warn("complete " + r.id.to_string() +
+                ": could not record rename: " + st.error().message);
     }
   }
   Hresult result = hr::SOk;
@@ -493,15 +502,22 @@ Result<Hresult> Engine::complete(const Caller& caller, const JobId& id) {
 JobView Engine::view_of(const Live& job) const {
   JobView v{job.rec, WaitReason::None};
   switch (job.rec.state) {
-    case JobState::Suspended: v.wait_reason = WaitReason::SuspendedByOwner; break;
-    case JobState::Queued: v.wait_reason = WaitReason::WaitingForSlot; break;
+    case JobState::Suspended:
+      v.wait_reason = WaitReason::SuspendedByOwner;
+      break;
+    case JobState::Queued:
+      v.wait_reason = WaitReason::WaitingForSlot;
+      break;
     case JobState::TransientError:
       v.wait_reason =
           job.rec.retry_after_from_server ? WaitReason::RetryAfter : WaitReason::BackingOff;
       break;
     case JobState::Error:
-    case JobState::Transferred: v.wait_reason = WaitReason::NeedsAction; break;
-    default: break;
+    case JobState::Transferred:
+      v.wait_reason = WaitReason::NeedsAction;
+      break;
+    default:
+      break;
   }
   // Error information is reported only while the job is in an error state (BITS GetError).
   if (job.rec.state != JobState::Error && job.rec.state != JobState::TransientError) {
@@ -558,23 +574,24 @@ Status Engine::set_settings(const Caller& caller, const JobId& id, const Setting
     if (!is_clean_text(*p.display_name, config_.max_display_name, false)) {
       return Error::make(hr::BgEStringTooLong,
                          "the display name must be valid UTF-8 without control characters and "
-                         "at most " + std::to_string(config_.max_display_name) + " characters");
+                         "at most " +
+                             std::to_string(config_.max_display_name) + " characters");
     }
     s.display_name = *p.display_name;
   }
   if (p.description) {
     if (!is_clean_text(*p.description, config_.max_description, true)) {
-      return Error::make(hr::BgEStringTooLong,
-                         "the description must be valid UTF-8 and at most " +
-                             std::to_string(config_.max_description) + " characters");
+      return Error::make(hr::BgEStringTooLong, "the description must be valid UTF-8 and at most " +
+                                                   std::to_string(config_.max_description) +
+                                                   " characters");
     }
     s.description = *p.description;
   }
   if (p.priority) s.priority = *p.priority;
   if (p.notify_flags) {
     if ((*p.notify_flags & ~notify::All) != 0) {
-      return Error::make(hr::ENotImpl, "unknown notify flag bits in " +
-                                           std::to_string(*p.notify_flags));
+      return Error::make(hr::ENotImpl,
+                         "unknown notify flag bits in " + std::to_string(*p.notify_flags));
     }
     s.notify_flags = *p.notify_flags;
   }
@@ -598,8 +615,8 @@ Status Engine::set_settings(const Caller& caller, const JobId& id, const Setting
     }
     s.notify_cmdline = argv;
   }
-  if (p.min_retry_delay_s) s.min_retry_delay_s = std::max(*p.min_retry_delay_s,
-                                                           config_.min_retry_delay_floor_s);
+  if (p.min_retry_delay_s)
+    s.min_retry_delay_s = std::max(*p.min_retry_delay_s, config_.min_retry_delay_floor_s);
   if (p.no_progress_timeout_s) s.no_progress_timeout_s = *p.no_progress_timeout_s;
   if (p.max_download_time_s) s.max_download_time_s = *p.max_download_time_s;
   if (p.proxy) {
@@ -722,8 +739,7 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
       if (ev.durable) {
         job.durable[ev.file_index] = ev.bytes_transferred;
         if (auto st = store_.update_file(r.id, ev.file_index, f); !st) {
-          log::warn("job " + r.id.to_string() + ": checkpoint not recorded: " +
-                    st.error().message);
+          log::warn("job " + r.id.to_string() + ": checkpoint not recorded: " + st.error().message);
         }
       }
       emit(job, Event::Kind::JobModification);
@@ -850,7 +866,8 @@ std::uint64_t Engine::background_rate() const {
   for (const auto& [id, j] : jobs_) {
     if (j->transfer_id != 0 && is_background(j->rec.settings.priority)) ++running;
   }
-  return std::max<std::uint64_t>(1, config_.background_bandwidth_bps / std::max<std::uint64_t>(1, running));
+  return std::max<std::uint64_t>(
+      1, config_.background_bandwidth_bps / std::max<std::uint64_t>(1, running));
 }
 
 void Engine::start_transfer(Live& job) {
@@ -1015,11 +1032,12 @@ void Engine::tick() {
   }
   for (Live* j : due_no_progress) {
     Error last = j->rec.error ? j->rec.error->error : Error::make(hr::EFail, "unknown");
-    enter_error(*j, Error{hr::DoEDownloadNoProgress, last.context,
-                          "no progress within the no-progress timeout of " +
-                              std::to_string(j->rec.settings.no_progress_timeout_s) +
-                              " s; last error: " + hresult_name(last.code) + ": " + last.message,
-                          last.file_index},
+    enter_error(*j,
+                Error{hr::DoEDownloadNoProgress, last.context,
+                      "no progress within the no-progress timeout of " +
+                          std::to_string(j->rec.settings.no_progress_timeout_s) +
+                          " s; last error: " + hresult_name(last.code) + ": " + last.message,
+                      last.file_index},
                 /*count_failure=*/false);  // the timeout is not another failure
   }
   for (Live* j : due_retry) {

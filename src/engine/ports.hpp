@@ -33,9 +33,9 @@ struct TransferRequest {
   std::uint64_t transfer_id = 0;  // echoed in every event; stale ids are ignored
   std::uint32_t file_index = 0;
   uid_t owner = 0;
-  FileRecord file;                // spec, staging_name, bytes_total, validators
-  std::uint64_t resume_from = 0;  // staging bytes already held and durable
-  std::uint64_t max_recv_bps = 0; // 0 = unlimited
+  FileRecord file;                 // spec, staging_name, bytes_total, validators
+  std::uint64_t resume_from = 0;   // staging bytes already held and durable
+  std::uint64_t max_recv_bps = 0;  // 0 = unlimited
   bool tls_verify = true;
   ProxySettings proxy;
   std::uint64_t checkpoint_bytes = 1U << 20;
@@ -47,11 +47,11 @@ struct TransferRequest {
 /// What a running transfer reports. Delivered to Engine::on_transfer_event on the engine thread.
 struct TransferEvent {
   enum class Kind : std::uint8_t {
-    Connected,   // response headers accepted: the job is TRANSFERRING
-    Progress,    // bytes_transferred moved; durable=true after the staging file was synced
-    Restarted,   // the remote changed (validator/size): the staging file was reset to 0
-    FileDone,    // every byte is in the staging file, synced, and sha256 matched if given
-    Failed,      // the transfer stopped with error
+    Connected,  // response headers accepted: the job is TRANSFERRING
+    Progress,   // bytes_transferred moved; durable=true after the staging file was synced
+    Restarted,  // the remote changed (validator/size): the staging file was reset to 0
+    FileDone,   // every byte is in the staging file, synced, and sha256 matched if given
+    Failed,     // the transfer stopped with error
   };
   JobId job;
   std::uint64_t transfer_id = 0;
@@ -64,9 +64,9 @@ struct TransferEvent {
   std::optional<std::uint64_t> bytes_total;
   Validators validators;
   std::optional<std::int64_t> remote_mtime;
-  bool verified = false;          // FileDone with a sha256 that matched
-  std::optional<Error> error;     // Failed
-  bool transient = false;         // Failed: retry later rather than ERROR
+  bool verified = false;                       // FileDone with a sha256 that matched
+  std::optional<Error> error;                  // Failed
+  bool transient = false;                      // Failed: retry later rather than ERROR
   std::optional<std::uint32_t> retry_after_s;  // Failed: server's Retry-After
 };
 

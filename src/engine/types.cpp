@@ -65,29 +65,49 @@ std::string_view name_of(E v, const std::array<std::pair<std::string_view, E>, N
 
 }  // namespace
 
-std::string_view to_string(JobState s) { return name_of(s, kStates); }
-std::string_view to_string(JobPriority p) { return name_of(p, kPriorities); }
-std::string_view to_string(JobType t) { return name_of(t, kTypes); }
-std::string_view to_string(ProxyUsage p) { return name_of(p, kProxy); }
+std::string_view to_string(JobState s) {
+  return name_of(s, kStates);
+}
+std::string_view to_string(JobPriority p) {
+  return name_of(p, kPriorities);
+}
+std::string_view to_string(JobType t) {
+  return name_of(t, kTypes);
+}
+std::string_view to_string(ProxyUsage p) {
+  return name_of(p, kProxy);
+}
 
 std::string_view to_string(WaitReason r) {
   switch (r) {
-    case WaitReason::None: return "none";
-    case WaitReason::SuspendedByOwner: return "suspended by the owner";
-    case WaitReason::WaitingForSlot: return "waiting for a background transfer slot";
-    case WaitReason::BackingOff: return "backing off after an error";
-    case WaitReason::RetryAfter: return "the server asked to retry later (Retry-After)";
-    case WaitReason::NeedsAction: return "waiting for the application";
+    case WaitReason::None:
+      return "none";
+    case WaitReason::SuspendedByOwner:
+      return "suspended by the owner";
+    case WaitReason::WaitingForSlot:
+      return "waiting for a background transfer slot";
+    case WaitReason::BackingOff:
+      return "backing off after an error";
+    case WaitReason::RetryAfter:
+      return "the server asked to retry later (Retry-After)";
+    case WaitReason::NeedsAction:
+      return "waiting for the application";
   }
   return "none";
 }
 
-bool parse_state(std::string_view s, JobState& out) { return parse_enum(s, kStates, out); }
+bool parse_state(std::string_view s, JobState& out) {
+  return parse_enum(s, kStates, out);
+}
 bool parse_priority(std::string_view s, JobPriority& out) {
   return parse_enum(s, kPriorities, out);
 }
-bool parse_type(std::string_view s, JobType& out) { return parse_enum(s, kTypes, out); }
-bool parse_proxy_usage(std::string_view s, ProxyUsage& out) { return parse_enum(s, kProxy, out); }
+bool parse_type(std::string_view s, JobType& out) {
+  return parse_enum(s, kTypes, out);
+}
+bool parse_proxy_usage(std::string_view s, ProxyUsage& out) {
+  return parse_enum(s, kProxy, out);
+}
 
 std::uint32_t JobRecord::current_file() const {
   for (std::uint32_t i = 0; i < files.size(); ++i) {

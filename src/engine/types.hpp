@@ -81,9 +81,9 @@ inline constexpr std::uint32_t Default = JobTransferred | JobError;
 /// What the application asks for when it adds a file.
 struct FileSpec {
   std::string remote_url;
-  std::string local_path;            // absolute
-  std::vector<FileRange> ranges;     // empty: the whole file
-  std::optional<std::string> sha256; // lower-case hex, 64 chars
+  std::string local_path;             // absolute
+  std::vector<FileRange> ranges;      // empty: the whole file
+  std::optional<std::string> sha256;  // lower-case hex, 64 chars
   friend bool operator==(const FileSpec&, const FileSpec&) = default;
 };
 
@@ -96,7 +96,7 @@ struct Validators {
 
 struct FileRecord {
   FileSpec spec;
-  std::string staging_name;        // basename of the staging file, in local_path's directory
+  std::string staging_name;  // basename of the staging file, in local_path's directory
   std::optional<std::uint64_t> bytes_total;  // nullopt until known
   std::uint64_t bytes_transferred = 0;       // durable (checkpointed) bytes in the staging file
   bool transferred = false;  // every byte is in the staging file (and verified if sha256 set)
@@ -109,7 +109,7 @@ struct FileRecord {
 };
 
 struct ErrorInfo {
-  Error error;                    // code, context, message, file_index
+  Error error;  // code, context, message, file_index
   friend bool operator==(const ErrorInfo&, const ErrorInfo&) = default;
 };
 

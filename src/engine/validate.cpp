@@ -6,7 +6,9 @@
 namespace bgcopy::engine {
 namespace {
 
-Error invalid(std::string message) { return Error::make(hr::EInvalidArg, std::move(message)); }
+Error invalid(std::string message) {
+  return Error::make(hr::EInvalidArg, std::move(message));
+}
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -97,7 +99,8 @@ Status validate_local_path(std::string_view path, const EngineConfig& config) {
   if (path.front() != '/') {
     return invalid("the local path must be absolute: '" + std::string(path) + "'");
   }
-  if (path.back() == '/') return invalid("the local path names a directory: '" + std::string(path) + "'");
+  if (path.back() == '/')
+    return invalid("the local path names a directory: '" + std::string(path) + "'");
   if (!is_clean_text(path, config.max_path_length, false) ||
       path.find('\t') != std::string_view::npos) {
     return invalid("the local path contains control characters or invalid UTF-8");
@@ -126,9 +129,9 @@ Status validate_ranges(const std::vector<FileRange>& ranges, std::uint32_t max_r
   std::vector<FileRange> sorted = ranges;
   for (const auto& r : sorted) {
     if (r.offset == kLengthToEof || r.length == 0) {
-      return Error::make(hr::DoEInvalidRange,
-                         "invalid range " + std::to_string(r.offset) + ":" +
-                             std::to_string(r.length) + " (length must be > 0)");
+      return Error::make(hr::DoEInvalidRange, "invalid range " + std::to_string(r.offset) + ":" +
+                                                  std::to_string(r.length) +
+                                                  " (length must be > 0)");
     }
     if (r.length != kLengthToEof && r.offset > kLengthToEof - r.length) {
       return Error::make(hr::DoEInvalidRange, "a range runs past the largest file offset");

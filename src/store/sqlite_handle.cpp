@@ -93,7 +93,9 @@ void Statement::note_bind(int rc) {
   }
 }
 
-void Statement::bind_null(int index) { note_bind(sqlite3_bind_null(stmt_.get(), index)); }
+void Statement::bind_null(int index) {
+  note_bind(sqlite3_bind_null(stmt_.get(), index));
+}
 
 void Statement::bind_int64(int index, std::int64_t value) {
   note_bind(sqlite3_bind_int64(stmt_.get(), index, value));
@@ -106,8 +108,8 @@ void Statement::bind_u64(int index, std::uint64_t value) {
 void Statement::bind_text(int index, std::string_view value) {
   // SQLite binds NULL for a null pointer; an empty view may have one, and must stay ''.
   const char* data = value.data() != nullptr ? value.data() : "";
-  note_bind(sqlite3_bind_text64(stmt_.get(), index, data, value.size(), SQLITE_TRANSIENT,
-                                SQLITE_UTF8));
+  note_bind(
+      sqlite3_bind_text64(stmt_.get(), index, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 void Statement::bind_int64(int index, const std::optional<std::int64_t>& value) {
@@ -160,7 +162,9 @@ Status Statement::run() {
   }
 }
 
-std::int64_t Statement::changes() const { return sqlite3_changes64(db_); }
+std::int64_t Statement::changes() const {
+  return sqlite3_changes64(db_);
+}
 
 void Statement::reset() noexcept {
   if (stmt_) {

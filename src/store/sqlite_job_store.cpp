@@ -3,11 +3,11 @@
 #include "base/unique_fd.hpp"
 #include "store/sqlite_handle.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -135,13 +135,34 @@ inline constexpr int Count = 28;
 }  // namespace job_col
 
 constexpr std::array<std::string_view, job_col::Count> kJobColumns{
-    "id",           "owner",          "type",           "state",
-    "priority",     "display_name",   "description",    "notify_flags",
-    "notify_cmdline", "min_retry_delay_s", "no_progress_timeout_s", "max_download_time_s",
-    "proxy_usage",  "proxy_list",     "proxy_bypass",   "tls_verify",
-    "error_code",   "error_context",  "error_message",  "error_file_index",
-    "error_count",  "created_ms",     "modified_ms",    "transfer_completed_ms",
-    "retry_at_ms",  "retry_after_from_server", "no_progress_since_ms", "active_ms",
+    "id",
+    "owner",
+    "type",
+    "state",
+    "priority",
+    "display_name",
+    "description",
+    "notify_flags",
+    "notify_cmdline",
+    "min_retry_delay_s",
+    "no_progress_timeout_s",
+    "max_download_time_s",
+    "proxy_usage",
+    "proxy_list",
+    "proxy_bypass",
+    "tls_verify",
+    "error_code",
+    "error_context",
+    "error_message",
+    "error_file_index",
+    "error_count",
+    "created_ms",
+    "modified_ms",
+    "transfer_completed_ms",
+    "retry_at_ms",
+    "retry_after_from_server",
+    "no_progress_since_ms",
+    "active_ms",
 };
 
 namespace file_col {
@@ -165,10 +186,9 @@ inline constexpr int Count = 16;
 }  // namespace file_col
 
 constexpr std::array<std::string_view, file_col::Count> kFileColumns{
-    "job_id",      "idx",          "remote_url",        "local_path",
-    "ranges",      "sha256",       "staging_name",      "bytes_total",
-    "bytes_transferred", "transferred", "completed",    "verified",
-    "etag",        "last_modified", "remote_mtime",     "restarts",
+    "job_id",       "idx",           "remote_url",        "local_path",  "ranges",    "sha256",
+    "staging_name", "bytes_total",   "bytes_transferred", "transferred", "completed", "verified",
+    "etag",         "last_modified", "remote_mtime",      "restarts",
 };
 
 std::string join_columns(std::span<const std::string_view> columns) {
@@ -183,8 +203,8 @@ std::string join_columns(std::span<const std::string_view> columns) {
 }
 
 std::string insert_sql(std::string_view table, std::span<const std::string_view> columns) {
-  std::string sql = "INSERT INTO " + std::string(table) + " (" + join_columns(columns) +
-                    ") VALUES (";
+  std::string sql =
+      "INSERT INTO " + std::string(table) + " (" + join_columns(columns) + ") VALUES (";
   for (std::size_t i = 0; i < columns.size(); ++i) {
     sql += (i == 0 ? "?" : ", ?") + std::to_string(i + 1);
   }
@@ -219,8 +239,7 @@ Result<std::string> encode_cmdline(const std::vector<std::string>& argv) {
   // JSON cannot carry it, so it is refused rather than silently altered.
   std::string text = array.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (Json::parse(text, nullptr, false) != array) {
-    return Error::make(hr::EInvalidArg,
-                       "store: a notify command-line argument is not valid UTF-8");
+    return Error::make(hr::EInvalidArg, "store: a notify command-line argument is not valid UTF-8");
   }
   return text;
 }
@@ -588,12 +607,11 @@ Status configure_connection(sqlite3* db) {
 
 Status check_not_newer(std::int64_t version, const std::string& path) {
   if (version > SqliteJobStore::kSchemaVersion) {
-    return Error::make(hr::EFail,
-                       "store: " + path + " has schema version " + std::to_string(version) +
-                           ", newer than version " +
-                           std::to_string(SqliteJobStore::kSchemaVersion) +
-                           " that this bgcopy understands (written by a newer bgcopy?); "
-                           "refusing to open it");
+    return Error::make(hr::EFail, "store: " + path + " has schema version " +
+                                      std::to_string(version) + ", newer than version " +
+                                      std::to_string(SqliteJobStore::kSchemaVersion) +
+                                      " that this bgcopy understands (written by a newer bgcopy?); "
+                                      "refusing to open it");
   }
   return {};
 }
@@ -793,8 +811,8 @@ Status SqliteJobStore::Impl::read_files(std::vector<JobRecord>& jobs) {
     if (placed[i] != jobs[i].files.size()) {
       return corrupt_row("files", jobs[i].id.to_string(),
                          "column idx skips numbers (" + std::to_string(placed[i]) +
-                             " rows, highest index " +
-                             std::to_string(jobs[i].files.size() - 1) + ")");
+                             " rows, highest index " + std::to_string(jobs[i].files.size() - 1) +
+                             ")");
     }
   }
   return {};
@@ -814,8 +832,7 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(const std::string& 
   BGCOPY_TRY(create_private_file(path));
   // No SQLITE_OPEN_CREATE: the file exists now, and a file SQLite created would not be 0600.
   // NOMUTEX: the store is used from one thread, so SQLite's own locking would be pure cost.
-  auto db = open_database(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                                    SQLITE_OPEN_NOFOLLOW);
+  auto db = open_database(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW);
   if (!db) {
     return std::move(db).error();
   }
@@ -828,8 +845,8 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(const std::string& 
     return std::move(mode).error();
   }
   if (*mode != "wal") {
-    return Error::make(hr::EFail, "store: cannot put " + path + " in WAL mode (journal mode is " +
-                                      *mode + ")");
+    return Error::make(
+        hr::EFail, "store: cannot put " + path + " in WAL mode (journal mode is " + *mode + ")");
   }
   // synchronous=NORMAL with WAL: a commit is written to the -wal file but not fsynced; the WAL
   // is fsynced at each checkpoint. That is durable against a crash or kill -9 of the process
@@ -936,8 +953,8 @@ Status SqliteJobStore::update_file(const JobId& id, std::uint32_t index, const F
   bind_file_fields(impl_->update_file, file);
   BGCOPY_TRY(impl_->update_file.run());
   if (impl_->update_file.changes() == 0) {
-    return Error::make(hr::DoEJobNotFound, "store: job " + id_text + " has no stored file " +
-                                               std::to_string(index));
+    return Error::make(hr::DoEJobNotFound,
+                       "store: job " + id_text + " has no stored file " + std::to_string(index));
   }
   return {};
 }

@@ -31,12 +31,25 @@ struct Item {
   std::string dest;
 };
 
-std::string driver_path() { return BGCOPY_ENGINE_DRIVER; }
+std::string driver_path() {
+  return BGCOPY_ENGINE_DRIVER;
+}
 
-std::vector<std::string> run_args(const std::filesystem::path& state, const std::filesystem::path& manifest) {
-  return {driver_path(), "run", "--state", state.string(), "--manifest", manifest.string(),
-          "--complete", "--checkpoint-ms", "250", "--checkpoint-bytes", "262144",
-          "--max-background-jobs", "3"};
+std::vector<std::string> run_args(const std::filesystem::path& state,
+                                  const std::filesystem::path& manifest) {
+  return {driver_path(),
+          "run",
+          "--state",
+          state.string(),
+          "--manifest",
+          manifest.string(),
+          "--complete",
+          "--checkpoint-ms",
+          "250",
+          "--checkpoint-bytes",
+          "262144",
+          "--max-background-jobs",
+          "3"};
 }
 
 /// Jobs the store holds, by display name (via the driver's list command).
@@ -44,7 +57,8 @@ std::set<std::string> listed_jobs(const std::filesystem::path& state, const Temp
   SpawnOptions opts;
   opts.stdout_path = dir.file("list.out");
   opts.stderr_path = dir.file("list.err");
-  auto st = run_process({driver_path(), "list", "--state", state.string()}, opts, std::chrono::seconds(30));
+  auto st = run_process({driver_path(), "list", "--state", state.string()}, opts,
+                        std::chrono::seconds(30));
   EXPECT_TRUE(st.success()) << st.describe() << " " << read_file(dir.file("list.err"));
   std::set<std::string> names;
   std::istringstream in(read_file(dir.file("list.out")));
@@ -72,13 +86,14 @@ TEST(Crash, SigkillAtRandomMomentsLosesNothing) {
   std::filesystem::create_directories(dest);
 
   std::vector<Item> items;
-  const std::vector<std::uint64_t> sizes = {64 * 1024, 700 * 1024, 1536 * 1024, 3 * 1024 * 1024,
-                                            5 * 1024 * 1024, 300 * 1024, 2 * 1024 * 1024,
-                                            4 * 1024 * 1024 + 123};
+  const std::vector<std::uint64_t> sizes = {64 * 1024,       700 * 1024,           1536 * 1024,
+                                            3 * 1024 * 1024, 5 * 1024 * 1024,      300 * 1024,
+                                            2 * 1024 * 1024, 4 * 1024 * 1024 + 123};
   std::uint64_t total = 0;
   std::ofstream manifest(dir.file("manifest"));
   for (std::size_t i = 0; i < sizes.size(); ++i) {
-    Item it{"job" + std::to_string(i), gen_content(sizes[i], 100 + i), (dest / ("f" + std::to_string(i))).string()};
+    Item it{"job" + std::to_string(i), gen_content(sizes[i], 100 + i),
+            (dest / ("f" + std::to_string(i))).string()};
     write_file(ng.docroot() / ("f" + std::to_string(i)), it.data);
     manifest << it.name << ' ' << ng.url("/f" + std::to_string(i)) << ' ' << it.dest << ' '
              << sha256_bytes(it.data) << '\n';
@@ -115,7 +130,8 @@ TEST(Crash, SigkillAtRandomMomentsLosesNothing) {
     for (const auto& it : items) {
       const bool done = std::filesystem::exists(it.dest);
       if (done) {
-        EXPECT_EQ(sha256_file(it.dest), sha256_bytes(it.data)) << it.name << " after kill " << kills;
+        EXPECT_EQ(sha256_file(it.dest), sha256_bytes(it.data))
+            << it.name << " after kill " << kills;
       }
       const bool present = done || jobs.count(it.name) != 0;
       if (seen.count(it.name) != 0) {
@@ -133,7 +149,8 @@ TEST(Crash, SigkillAtRandomMomentsLosesNothing) {
   SpawnOptions opts;
   opts.stdout_path = dir.file("final.out");
   opts.stderr_path = dir.file("final.err");
-  auto st = run_process(run_args(state, dir.file("manifest")), opts, scaled(std::chrono::seconds(180)));
+  auto st =
+      run_process(run_args(state, dir.file("manifest")), opts, scaled(std::chrono::seconds(180)));
   ASSERT_TRUE(st.success()) << st.describe() << ": " << read_file(dir.file("final.err"));
 
   for (const auto& it : items) {
@@ -151,8 +168,8 @@ TEST(Crash, SigkillAtRandomMomentsLosesNothing) {
   for (const auto& e : ng.access_log()) fetched += e.bytes_sent;
   const std::uint64_t twice = fetched > total ? fetched - total : 0;
   std::cout << "[ crash ] kills=" << kills << " bytes=" << total << " fetched=" << fetched
-            << " fetched_twice=" << twice << " (" << (100.0 * static_cast<double>(twice) / static_cast<double>(total))
-            << "%)\n";
+            << " fetched_twice=" << twice << " ("
+            << (100.0 * static_cast<double>(twice) / static_cast<double>(total)) << "%)\n";
   ::testing::Test::RecordProperty("kills", kills);
   ::testing::Test::RecordProperty("fetched_twice", std::to_string(twice));
   // Each kill may cost at most about one checkpoint interval per running file (3 at once) plus

@@ -19,8 +19,8 @@ class EngineFaults : public ::testing::Test {
 TEST_F(EngineFaults, ConnectionDroppedMidBodyResumesFromCheckpoint) {
   ServiceHarness h;
   const std::uint64_t size = 3 * 1024 * 1024;
-  const std::string url = origin_.url("/gen/" + std::to_string(size) +
-                                      "?seed=21&drop_after=1500000&key=drop");
+  const std::string url =
+      origin_.url("/gen/" + std::to_string(size) + "?seed=21&drop_after=1500000&key=drop");
   JobId id = h.create("drop");
   ASSERT_TRUE(h.add(id, {FileSpec{url, h.dest("d.bin"), {}, std::nullopt}}).ok());
   engine::SettingsPatch p;
@@ -90,7 +90,8 @@ TEST_F(EngineFaults, RetryAfterFromServerIsHonoured) {
 TEST_F(EngineFaults, NotFoundIsFatalWith0x80190194) {
   ServiceHarness h;
   JobId id = h.create("404");
-  ASSERT_TRUE(h.add(id, {FileSpec{origin_.url("/missing.bin"), h.dest("m.bin"), {}, std::nullopt}}).ok());
+  ASSERT_TRUE(
+      h.add(id, {FileSpec{origin_.url("/missing.bin"), h.dest("m.bin"), {}, std::nullopt}}).ok());
   ASSERT_TRUE(h.resume(id).ok());
   ASSERT_TRUE(h.wait_state(id, JobState::Error));
   auto rec = h.get(id);
@@ -109,7 +110,8 @@ TEST_F(EngineFaults, ServerIgnoringRangeNeverCorruptsTheFile) {
   const std::string url = origin_.url("/gen/" + std::to_string(size) +
                                       "?seed=24&ignore_range=1&drop_after=1200000&key=ign");
   JobId id = h.create("ignore-range");
-  ASSERT_TRUE(h.add(id, {FileSpec{url, h.dest("i.bin"), {}, sha256_bytes(gen_content(size, 24))}}).ok());
+  ASSERT_TRUE(
+      h.add(id, {FileSpec{url, h.dest("i.bin"), {}, sha256_bytes(gen_content(size, 24))}}).ok());
   engine::SettingsPatch p;
   p.min_retry_delay_s = 1;
   ASSERT_TRUE(h.set(id, p).ok());

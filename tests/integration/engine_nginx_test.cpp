@@ -3,9 +3,8 @@
 #include "nginx_fixture.hpp"
 #include "service_harness.hpp"
 
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 namespace bgcopy::test {
 namespace {
@@ -58,7 +57,8 @@ TEST_F(EngineNginx, SingleFileLandsOnlyOnComplete) {
   EXPECT_TRUE(staging_files(h.dest_dir()).empty());
 
   // The final file carries the server's Last-Modified time.
-  struct stat src{}, dst{};
+  struct stat src {
+  }, dst{};
   ASSERT_EQ(::stat((ng.docroot() / "one.bin").c_str(), &src), 0);
   ASSERT_EQ(::stat(h.dest("one.bin").c_str(), &dst), 0);
   EXPECT_EQ(src.st_mtim.tv_sec, dst.st_mtim.tv_sec);
@@ -107,7 +107,8 @@ TEST_F(EngineNginx, RangesAreConcatenatedInTheOrderGiven) {
   const std::string data = gen_content(10'000, 3);
   const std::string url = publish(ng, "r.bin", data);
   JobId id = h.create("ranges");
-  std::vector<FileRange> ranges = {{100, 100}, {900, 100}, {400, 100}, {9'950, engine::kLengthToEof}};
+  std::vector<FileRange> ranges = {
+      {100, 100}, {900, 100}, {400, 100}, {9'950, engine::kLengthToEof}};
   ASSERT_TRUE(h.add(id, {FileSpec{url, h.dest("r.bin"), ranges, std::nullopt}}).ok());
   ASSERT_TRUE(h.resume(id).ok());
   ASSERT_TRUE(h.wait_state(id, JobState::Transferred));
@@ -127,9 +128,8 @@ TEST_F(EngineNginx, ResumeAfterInterruptionUsesRangeAndFetchesOnlyMissingBytes) 
   ASSERT_TRUE(h.add(id, {FileSpec{url, h.dest("big.bin"), {}, std::nullopt}}).ok());
   ASSERT_TRUE(h.resume(id).ok());
   // Let at least one checkpoint land, then interrupt.
-  ASSERT_TRUE(h.wait_for(id, [](const engine::JobRecord& r) {
-    return r.files[0].bytes_transferred >= 512 * 1024;
-  }));
+  ASSERT_TRUE(h.wait_for(
+      id, [](const engine::JobRecord& r) { return r.files[0].bytes_transferred >= 512 * 1024; }));
   ASSERT_TRUE(h.suspend(id).ok());
   const std::uint64_t held = h.get(id).files[0].bytes_transferred;
   ASSERT_GT(held, 0u);
@@ -160,9 +160,8 @@ TEST_F(EngineNginx, RemoteFileReplacedMidTransferRestartsFromZero) {
   JobId id = h.create("replaced");
   ASSERT_TRUE(h.add(id, {FileSpec{url, h.dest("v.bin"), {}, std::nullopt}}).ok());
   ASSERT_TRUE(h.resume(id).ok());
-  ASSERT_TRUE(h.wait_for(id, [](const engine::JobRecord& r) {
-    return r.files[0].bytes_transferred >= 256 * 1024;
-  }));
+  ASSERT_TRUE(h.wait_for(
+      id, [](const engine::JobRecord& r) { return r.files[0].bytes_transferred >= 256 * 1024; }));
   ASSERT_TRUE(h.suspend(id).ok());
   // A new version with a different size (and so a different ETag).
   const std::string v2 = gen_content(2 * 1024 * 1024 + 5, 6);

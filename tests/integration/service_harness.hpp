@@ -7,6 +7,7 @@
 #include "wait.hpp"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -51,7 +52,8 @@ class ServiceHarness {
   }
 
   JobId create(const std::string& name = "job") {
-    auto r = call([&](engine::Engine& e) { return e.create_job(me_, name, engine::JobType::Download); });
+    auto r =
+        call([&](engine::Engine& e) { return e.create_job(me_, name, engine::JobType::Download); });
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? *r : JobId{};
   }
@@ -79,8 +81,8 @@ class ServiceHarness {
 
   /// Waits until pred(job) holds; on timeout reports the job's state.
   template <class Pred>
-  ::testing::AssertionResult wait_for(const JobId& id, Pred pred,
-                                      std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
+  ::testing::AssertionResult wait_for(
+      const JobId& id, Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
     engine::JobRecord last;
     bool ok = wait_until(
         [&] {
@@ -90,15 +92,18 @@ class ServiceHarness {
         deadline);
     if (ok) return ::testing::AssertionSuccess();
     auto out = ::testing::AssertionFailure();
-    out << "job stuck in " << engine::to_string(last.state) << " bytes " << last.bytes_transferred();
+    out << "job stuck in " << engine::to_string(last.state) << " bytes "
+        << last.bytes_transferred();
     if (last.error) {
       out << " error " << hresult_name(last.error->error.code) << ": " << last.error->error.message;
     }
     return out;
   }
-  ::testing::AssertionResult wait_state(const JobId& id, engine::JobState s,
-                                        std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
-    return wait_for(id, [s](const engine::JobRecord& r) { return r.state == s; }, deadline);
+  ::testing::AssertionResult wait_state(
+      const JobId& id, engine::JobState s,
+      std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
+    return wait_for(
+        id, [s](const engine::JobRecord& r) { return r.state == s; }, deadline);
   }
 
   std::string dest(const std::string& name) const { return (dest_ / name).string(); }

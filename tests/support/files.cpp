@@ -1,7 +1,8 @@
 #include "files.hpp"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
+
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -190,6 +191,8 @@ std::string gen_slice(std::uint64_t seed, std::uint64_t offset, std::uint64_t le
   return out;
 }
 
-std::string gen_content(std::uint64_t size, std::uint64_t seed) { return gen_slice(seed, 0, size); }
+std::string gen_content(std::uint64_t size, std::uint64_t seed) {
+  return gen_slice(seed, 0, size);
+}
 
 }  // namespace bgcopy::test

@@ -4,8 +4,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
+
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -13,11 +13,11 @@ namespace bgcopy::test {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpResponse {
-  int status = 0;                ///< 0 if no status line arrived.
-  HttpHeaders headers;           ///< In arrival order.
-  std::string body;              ///< Everything after the header block, up to Content-Length.
-  bool eof = false;              ///< The server closed the connection.
-  bool timed_out = false;        ///< The deadline passed before the server closed.
+  int status = 0;          ///< 0 if no status line arrived.
+  HttpHeaders headers;     ///< In arrival order.
+  std::string body;        ///< Everything after the header block, up to Content-Length.
+  bool eof = false;        ///< The server closed the connection.
+  bool timed_out = false;  ///< The deadline passed before the server closed.
 
   /// First header with that name (case-insensitive), or "".
   std::string header(std::string_view name) const;

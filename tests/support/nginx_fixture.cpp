@@ -71,7 +71,9 @@ std::vector<std::string_view> split_tabs(std::string_view line) {
 
 }  // namespace
 
-bool NginxServer::available() { return ::access(nginx_binary().c_str(), X_OK) == 0; }
+bool NginxServer::available() {
+  return ::access(nginx_binary().c_str(), X_OK) == 0;
+}
 
 NginxServer::NginxServer(NginxOptions options)
     : options_(std::move(options)), dir_("bgcopy-nginx-"), docroot_(dir_.file("html")) {
@@ -88,7 +90,9 @@ NginxServer::NginxServer(NginxOptions options)
                            "\nstderr:\n" + tail(dir_.file("nginx.stderr")));
 }
 
-NginxServer::~NginxServer() { stop(); }
+NginxServer::~NginxServer() {
+  stop();
+}
 
 void NginxServer::write_config() const {
   const fs::path& p = dir_.path();
@@ -196,7 +200,9 @@ std::vector<NginxServer::AccessLogEntry> NginxServer::access_log() const {
   return out;
 }
 
-bool NginxServer::running() { return process_ && process_->running(); }
+bool NginxServer::running() {
+  return process_ && process_->running();
+}
 
 void NginxServer::stop() {
   if (!process_) {

@@ -28,12 +28,12 @@ class NginxServer {
  public:
   struct AccessLogEntry {
     std::string method;
-    std::string uri;          ///< $uri: normalised path, no query.
+    std::string uri;  ///< $uri: normalised path, no query.
     int status = 0;
     std::uint64_t bytes_sent = 0;  ///< $body_bytes_sent
-    std::string range;        ///< Range request header, "" if absent.
-    std::string if_range;     ///< If-Range request header, "" if absent.
-    std::string args;         ///< $args: the query string, "" if none.
+    std::string range;             ///< Range request header, "" if absent.
+    std::string if_range;          ///< If-Range request header, "" if absent.
+    std::string args;              ///< $args: the query string, "" if none.
   };
 
   /// True if the nginx binary ($BGCOPY_NGINX, else /usr/sbin/nginx) is executable.

@@ -5,6 +5,7 @@
 #include "wait.hpp"
 
 #include <nlohmann/json.hpp>
+
 #include <signal.h>
 
 #include <cstdlib>
@@ -48,7 +49,9 @@ FaultOrigin::FaultOrigin() : dir_("bgcopy-origin-"), root_(dir_.file("root")) {
   }
 }
 
-FaultOrigin::~FaultOrigin() { stop(); }
+FaultOrigin::~FaultOrigin() {
+  stop();
+}
 
 bool FaultOrigin::start(int port) {
   const fs::path port_file = dir_.file("port");
@@ -147,7 +150,9 @@ void FaultOrigin::reset_counters() const {
   }
 }
 
-bool FaultOrigin::running() { return process_ && process_->running(); }
+bool FaultOrigin::running() {
+  return process_ && process_->running();
+}
 
 void FaultOrigin::stop() {
   if (!process_) {

@@ -27,7 +27,7 @@ class FaultOrigin {
     std::string if_range;  ///< If-Range header, "" if absent.
     int status = 0;
     std::uint64_t bytes_sent = 0;
-    std::string outcome;   ///< "complete", "drop", "stall", "wrong_length" or "aborted".
+    std::string outcome;  ///< "complete", "drop", "stall", "wrong_length" or "aborted".
   };
 
   /// $BGCOPY_SOURCE_DIR/tests/testenv/fault_origin.py, else the configure-time source dir.

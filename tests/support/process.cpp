@@ -2,10 +2,11 @@
 
 #include "wait.hpp"
 
+#include <sys/wait.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -110,8 +111,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, SpawnOptions options) 
     if (options.stderr_path == options.stdout_path) {
       posix_spawn_file_actions_adddup2(actions.get(), STDOUT_FILENO, STDERR_FILENO);
     } else {
-      posix_spawn_file_actions_addopen(actions.get(), STDERR_FILENO,
-                                       options.stderr_path.c_str(), out_flags, 0644);
+      posix_spawn_file_actions_addopen(actions.get(), STDERR_FILENO, options.stderr_path.c_str(),
+                                       out_flags, 0644);
     }
   }
   if (!options.cwd.empty()) {
@@ -121,15 +122,16 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, SpawnOptions options) 
   std::vector<std::string> env = child_environment(options);
   std::vector<char*> c_argv = c_strings(argv);
   std::vector<char*> c_env = c_strings(env);
-  int rc = ::posix_spawnp(&pid_, c_argv[0], actions.get(), attr.get(), c_argv.data(),
-                          c_env.data());
+  int rc = ::posix_spawnp(&pid_, c_argv[0], actions.get(), attr.get(), c_argv.data(), c_env.data());
   if (rc != 0) {
     pid_ = -1;
     throw std::runtime_error("posix_spawnp(" + argv[0] + "): " + std::strerror(rc));
   }
 }
 
-ChildProcess::~ChildProcess() { kill_and_reap(); }
+ChildProcess::~ChildProcess() {
+  kill_and_reap();
+}
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)), status_(std::exchange(other.status_, std::nullopt)) {}

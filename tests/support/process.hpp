@@ -13,9 +13,9 @@
 namespace bgcopy::test {
 
 struct ExitStatus {
-  bool exited = false;     ///< Ended through exit(); `code` is valid.
+  bool exited = false;  ///< Ended through exit(); `code` is valid.
   int code = -1;
-  bool signaled = false;   ///< Killed by a signal; `signal` is valid.
+  bool signaled = false;  ///< Killed by a signal; `signal` is valid.
   int signal = 0;
   bool timed_out = false;  ///< run_process only: the deadline passed and the child was killed.
 

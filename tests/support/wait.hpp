@@ -25,9 +25,8 @@ inline double timeout_multiplier() {
 
 /// A deadline stretched by timeout_multiplier().
 inline std::chrono::milliseconds scaled(std::chrono::milliseconds deadline) {
-  return std::chrono::milliseconds(
-      static_cast<std::chrono::milliseconds::rep>(static_cast<double>(deadline.count()) *
-                                                  timeout_multiplier()));
+  return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(
+      static_cast<double>(deadline.count()) * timeout_multiplier()));
 }
 
 /// Calls cond every `poll` until it returns true (-> true) or scaled(deadline) has passed

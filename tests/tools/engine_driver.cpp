@@ -11,8 +11,8 @@
 #include "daemon/service.hpp"
 
 #include <CLI/CLI.hpp>
-
 #include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -50,16 +50,15 @@ std::vector<Entry> read_manifest(const std::string& path) {
 }
 
 bool exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
 
 void print_job(const engine::JobView& v) {
   const auto& r = v.record;
   std::cout << r.id.to_string() << ' ' << r.settings.display_name << ' ' << to_string(r.state)
-            << ' ' << r.files_transferred() << '/' << r.files.size() << ' '
-            << r.bytes_transferred() << '/'
-            << (r.bytes_total() ? std::to_string(*r.bytes_total()) : "UNKNOWN") << ' '
+            << ' ' << r.files_transferred() << '/' << r.files.size() << ' ' << r.bytes_transferred()
+            << '/' << (r.bytes_total() ? std::to_string(*r.bytes_total()) : "UNKNOWN") << ' '
             << r.error_count;
   if (r.error) std::cout << ' ' << hresult_name(r.error->error.code);
   std::cout << '\n';
@@ -130,7 +129,8 @@ int main(int argc, char** argv) {
         id = *created;
       }
       if (files == 0) {
-        BGCOPY_TRY(e.add_files(me, id, {engine::FileSpec{entry.url, entry.path, {}, entry.sha256}}));
+        BGCOPY_TRY(
+            e.add_files(me, id, {engine::FileSpec{entry.url, entry.path, {}, entry.sha256}}));
       }
       return e.resume(me, id);
     });

@@ -34,10 +34,10 @@ TEST(JobId, RejectsMalformedText) {
   for (std::string_view bad : {
            "",
            "{}",
-           "C775D194090F431FB5FB8334D00D1CB6",        // no dashes
-           "{C775D194-090F-431F-B5FB-8334D00D1CB}",   // one digit short
-           "{C775D194-090F-431F-B5FB-8334D00D1CB6",   // unbalanced brace
-           "C775D194-090F-431F-B5FB-8334D00D1CB6}",   // unbalanced brace
+           "C775D194090F431FB5FB8334D00D1CB6",       // no dashes
+           "{C775D194-090F-431F-B5FB-8334D00D1CB}",  // one digit short
+           "{C775D194-090F-431F-B5FB-8334D00D1CB6",  // unbalanced brace
+           "C775D194-090F-431F-B5FB-8334D00D1CB6}",  // unbalanced brace
            "{C775D194-090F-431F-B5FB-8334D00D1CB6}}",
            "(C775D194-090F-431F-B5FB-8334D00D1CB6)",  // wrong brackets
            "{G775D194-090F-431F-B5FB-8334D00D1CB6}",  // not hex
@@ -62,8 +62,8 @@ TEST(JobId, GenerateMakesDistinctVersion4Ids) {
   for (int i = 0; i < 1000; ++i) {
     JobId id = JobId::generate();
     EXPECT_FALSE(id.is_nil());
-    EXPECT_EQ(id.bytes()[6] >> 4, 4) << id.to_string();        // version 4
-    EXPECT_EQ(id.bytes()[8] & 0xC0, 0x80) << id.to_string();    // RFC 4122 variant
+    EXPECT_EQ(id.bytes()[6] >> 4, 4) << id.to_string();       // version 4
+    EXPECT_EQ(id.bytes()[8] & 0xC0, 0x80) << id.to_string();  // RFC 4122 variant
     auto back = JobId::parse(id.to_string());
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, id);

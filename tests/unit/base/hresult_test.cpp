@@ -1,6 +1,6 @@
 #include "base/error.hpp"
-
 #include <bgcopy/codes.hpp>
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -63,17 +63,35 @@ TEST(Hresult, SucceededFollowsTheHighBit) {
 }
 
 TEST(Hresult, FromNameRoundTripsEveryNamedCode) {
-  for (Hresult code : {hr::SOk, hr::SFalse, hr::BgSPartialComplete, hr::BgSUnableToDeleteFiles,
-                       hr::DoEDownloadNoProgress, hr::DoEJobNotFound, hr::DoEJobEmpty,
-                       hr::DoEInvalidState, hr::DoEErrorInformationUnavailable,
-                       hr::DoEHttpCertValidation, hr::DoEInvalidRange,
-                       hr::DoEInsufficientRangeSupport, hr::DoEOverlappingRanges,
-                       hr::BgEInvalidServerResponse, hr::BgEStringTooLong, hr::BgEConnectFailure,
-                       hr::BgEConnectionClosed, hr::BgEInvalidProxyInfo,
-                       hr::BgETooManyJobsPerUser, hr::BgETooManyFilesInJob,
-                       hr::BgETooManyRangesInFile, hr::BgEValidationFailed,
-                       hr::BgEMaxDownloadTimeout, hr::BgERemoteFileChanged, hr::EAccessDenied,
-                       hr::EInvalidArg, hr::ENotImpl, hr::EFail, hr::EHostNotResolved}) {
+  for (Hresult code : {hr::SOk,
+                       hr::SFalse,
+                       hr::BgSPartialComplete,
+                       hr::BgSUnableToDeleteFiles,
+                       hr::DoEDownloadNoProgress,
+                       hr::DoEJobNotFound,
+                       hr::DoEJobEmpty,
+                       hr::DoEInvalidState,
+                       hr::DoEErrorInformationUnavailable,
+                       hr::DoEHttpCertValidation,
+                       hr::DoEInvalidRange,
+                       hr::DoEInsufficientRangeSupport,
+                       hr::DoEOverlappingRanges,
+                       hr::BgEInvalidServerResponse,
+                       hr::BgEStringTooLong,
+                       hr::BgEConnectFailure,
+                       hr::BgEConnectionClosed,
+                       hr::BgEInvalidProxyInfo,
+                       hr::BgETooManyJobsPerUser,
+                       hr::BgETooManyFilesInJob,
+                       hr::BgETooManyRangesInFile,
+                       hr::BgEValidationFailed,
+                       hr::BgEMaxDownloadTimeout,
+                       hr::BgERemoteFileChanged,
+                       hr::EAccessDenied,
+                       hr::EInvalidArg,
+                       hr::ENotImpl,
+                       hr::EFail,
+                       hr::EHostNotResolved}) {
     Hresult back = 0xFFFFFFFF;
     EXPECT_TRUE(hresult_from_name(hresult_name(code), back)) << hresult_name(code);
     EXPECT_EQ(back, code) << hresult_name(code);
@@ -93,7 +111,7 @@ TEST(Hresult, FromNameRejectsUnknownNames) {
   EXPECT_FALSE(hresult_from_name("DO_E_NO_SUCH_THING", out));
   EXPECT_FALSE(hresult_from_name("", out));
   EXPECT_FALSE(hresult_from_name("do_e_invalid_state", out));  // Names are case-sensitive.
-  EXPECT_EQ(out, 0x12345678u);  // Untouched on failure.
+  EXPECT_EQ(out, 0x12345678u);                                 // Untouched on failure.
 }
 
 TEST(Error, FromErrnoIsALocalFileError) {

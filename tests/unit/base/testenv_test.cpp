@@ -10,6 +10,7 @@
 #include "wait.hpp"
 
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <stdlib.h>
 
@@ -69,8 +70,8 @@ CurlResult curl(const TempDir& dir, const std::string& url,
   const fs::path body = dir.file("curl-body-" + tag);
   const fs::path headers = dir.file("curl-headers-" + tag);
   const fs::path out = dir.file("curl-out-" + tag);
-  std::vector<std::string> argv{"curl", "-sS", "--max-time", "30", "-o", body.string(),
-                                "-D", headers.string(), "-w", "%{http_code}"};
+  std::vector<std::string> argv{"curl",        "-sS", "--max-time",     "30", "-o",
+                                body.string(), "-D",  headers.string(), "-w", "%{http_code}"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back(url);
   SpawnOptions options;
@@ -265,8 +266,8 @@ TEST_F(NginxTest, ServesFilesAndRanges) {
   NginxServer nginx;
   const std::string data = pattern(200000);
   write_file(nginx.docroot() / "file.bin", data);
-  EXPECT_EQ(nginx.url("file.bin"), "http://127.0.0.1:" + std::to_string(nginx.port()) +
-                                       "/file.bin");
+  EXPECT_EQ(nginx.url("file.bin"),
+            "http://127.0.0.1:" + std::to_string(nginx.port()) + "/file.bin");
 
   CurlResult full = curl(dir_, nginx.url("/file.bin"));
   ASSERT_TRUE(full.exit.success()) << full.exit.describe();
@@ -309,8 +310,8 @@ TEST_F(NginxTest, HonoursIfRangeAndLogsIt) {
   EXPECT_EQ(match.http_code, 206);
   EXPECT_EQ(match.body, data.substr(4000));
 
-  CurlResult stale = curl(dir_, nginx.url("/f"),
-                          {"-H", "Range: bytes=4000-", "-H", "If-Range: \"0-stale\""});
+  CurlResult stale =
+      curl(dir_, nginx.url("/f"), {"-H", "Range: bytes=4000-", "-H", "If-Range: \"0-stale\""});
   EXPECT_EQ(stale.http_code, 200);
   EXPECT_EQ(stale.body, data);
 
@@ -471,8 +472,8 @@ TEST_F(OriginTest, IfRangeWithEtagAndDate) {
 }
 
 TEST_F(OriginTest, NoValidatorsOmitsEtagAndDefeatsIfRange) {
-  HttpResponse r = http_request(origin_.port(), "GET", "/gen/100?no_validators=1",
-                                {{"Range", "bytes=0-9"}});
+  HttpResponse r =
+      http_request(origin_.port(), "GET", "/gen/100?no_validators=1", {{"Range", "bytes=0-9"}});
   EXPECT_EQ(r.status, 206);
   EXPECT_FALSE(r.has_header("ETag"));
   EXPECT_FALSE(r.has_header("Last-Modified"));
@@ -525,8 +526,8 @@ TEST_F(OriginTest, StatusDirective) {
 }
 
 TEST_F(OriginTest, IgnoreRangeAlwaysSendsEverything) {
-  CurlResult r = curl(dir_, origin_.url("/gen/1000?seed=2&ignore_range=1"),
-                      {"-H", "Range: bytes=100-199"});
+  CurlResult r =
+      curl(dir_, origin_.url("/gen/1000?seed=2&ignore_range=1"), {"-H", "Range: bytes=100-199"});
   EXPECT_EQ(r.http_code, 200);
   EXPECT_EQ(r.body, gen_content(1000, 2));
   EXPECT_TRUE(r.header("Content-Range").empty());
@@ -587,8 +588,8 @@ TEST_F(OriginTest, WrongLengthPromisesMoreThanItSends) {
 }
 
 TEST_F(OriginTest, StallAfterHoldsTheConnection) {
-  HttpResponse r = http_request(origin_.port(), "GET", "/gen/100000?seed=3&stall_after=777", {},
-                                300ms);
+  HttpResponse r =
+      http_request(origin_.port(), "GET", "/gen/100000?seed=3&stall_after=777", {}, 300ms);
   EXPECT_TRUE(r.timed_out);
   EXPECT_FALSE(r.eof);
   EXPECT_EQ(r.body, gen_slice(3, 0, 777));
@@ -603,8 +604,8 @@ TEST_F(OriginTest, StallAfterHoldsTheConnection) {
 
 TEST_F(OriginTest, RateThrottlesTheBody) {
   // 200 kB at 2 kB/s take ~100 s; a 300 ms read (even scaled) must come back short.
-  HttpResponse slow = http_request(origin_.port(), "GET", "/gen/200000?seed=1&rate=2000", {},
-                                   300ms);
+  HttpResponse slow =
+      http_request(origin_.port(), "GET", "/gen/200000?seed=1&rate=2000", {}, 300ms);
   EXPECT_TRUE(slow.timed_out);
   EXPECT_LT(slow.body.size(), 200000u);
   EXPECT_EQ(slow.body, gen_slice(1, 0, slow.body.size()));
@@ -654,16 +655,16 @@ TEST(OriginScriptTest, WritesPortFileAndExitsCleanlyOnSigterm) {
   // Without --log, request lines go to stderr.
   EXPECT_EQ(http_request(port, "GET", "/gen/10").status, 200);
   ASSERT_TRUE(wait_until(
-      [&] { return read_file(dir.file("stderr")).find("\"target\": \"/gen/10\"") !=
-                   std::string::npos; },
+      [&] {
+        return read_file(dir.file("stderr")).find("\"target\": \"/gen/10\"") != std::string::npos;
+      },
       10s));
 
   // Even with a stalled response in flight, SIGTERM ends the process promptly and cleanly.
   ChildProcess client({"curl", "-s", "--max-time", "60", "-o", "/dev/null",
                        "http://127.0.0.1:" + std::to_string(port) + "/gen/1000?stall_after=1"});
   ASSERT_TRUE(wait_until(
-      [&] { return read_file(dir.file("stderr")).find("\"stall\"") != std::string::npos; },
-      10s));
+      [&] { return read_file(dir.file("stderr")).find("\"stall\"") != std::string::npos; }, 10s));
   ASSERT_TRUE(child.kill(SIGTERM));
   auto status = child.wait_for(10s);
   ASSERT_TRUE(status.has_value());

@@ -1,7 +1,6 @@
 // add_files and create_job: validation, limits, staging names, all-or-nothing.
-#include "engine_fixture.hpp"
-
 #include "engine/validate.hpp"
+#include "engine_fixture.hpp"
 
 #include <gmock/gmock.h>
 

@@ -18,13 +18,19 @@ inline const Caller kAlice{1000};
 inline const Caller kBob{1001};
 inline const Caller kRoot{0};
 
-inline Hresult code_of(const Status& s) { return s ? hr::SOk : s.error().code; }
-inline Hresult code_of(const Result<Hresult>& r) { return r ? *r : r.error().code; }
+inline Hresult code_of(const Status& s) {
+  return s ? hr::SOk : s.error().code;
+}
+inline Hresult code_of(const Result<Hresult>& r) {
+  return r ? *r : r.error().code;
+}
 template <class T>
 Hresult code_of(const Result<T>& r) {
   return r ? hr::SOk : r.error().code;
 }
-inline std::string hr_str(Hresult code) { return hresult_hex(code) + " " + hresult_name(code); }
+inline std::string hr_str(Hresult code) {
+  return hresult_hex(code) + " " + hresult_name(code);
+}
 
 /// Compares result codes by hex and name, so a failure reads "0x80D02013 DO_E_INVALID_STATE".
 #define EXPECT_HR(expr, expected) EXPECT_EQ(hr_str(code_of(expr)), hr_str(expected))
@@ -33,16 +39,46 @@ inline std::string hr_str(Hresult code) { return hresult_hex(code) + " " + hresu
 /// SettingsPatch builder: Patch().priority(JobPriority::High).min_retry_delay_s(5).
 class Patch {
  public:
-  Patch& display_name(std::string v) { p_.display_name = std::move(v); return *this; }
-  Patch& description(std::string v) { p_.description = std::move(v); return *this; }
-  Patch& priority(JobPriority v) { p_.priority = v; return *this; }
-  Patch& notify_flags(std::uint32_t v) { p_.notify_flags = v; return *this; }
-  Patch& notify_cmdline(std::vector<std::string> v) { p_.notify_cmdline = std::move(v); return *this; }
-  Patch& min_retry_delay_s(std::uint32_t v) { p_.min_retry_delay_s = v; return *this; }
-  Patch& no_progress_timeout_s(std::uint32_t v) { p_.no_progress_timeout_s = v; return *this; }
-  Patch& max_download_time_s(std::uint32_t v) { p_.max_download_time_s = v; return *this; }
-  Patch& proxy(ProxySettings v) { p_.proxy = std::move(v); return *this; }
-  Patch& tls_verify(bool v) { p_.tls_verify = v; return *this; }
+  Patch& display_name(std::string v) {
+    p_.display_name = std::move(v);
+    return *this;
+  }
+  Patch& description(std::string v) {
+    p_.description = std::move(v);
+    return *this;
+  }
+  Patch& priority(JobPriority v) {
+    p_.priority = v;
+    return *this;
+  }
+  Patch& notify_flags(std::uint32_t v) {
+    p_.notify_flags = v;
+    return *this;
+  }
+  Patch& notify_cmdline(std::vector<std::string> v) {
+    p_.notify_cmdline = std::move(v);
+    return *this;
+  }
+  Patch& min_retry_delay_s(std::uint32_t v) {
+    p_.min_retry_delay_s = v;
+    return *this;
+  }
+  Patch& no_progress_timeout_s(std::uint32_t v) {
+    p_.no_progress_timeout_s = v;
+    return *this;
+  }
+  Patch& max_download_time_s(std::uint32_t v) {
+    p_.max_download_time_s = v;
+    return *this;
+  }
+  Patch& proxy(ProxySettings v) {
+    p_.proxy = std::move(v);
+    return *this;
+  }
+  Patch& tls_verify(bool v) {
+    p_.tls_verify = v;
+    return *this;
+  }
   operator const SettingsPatch&() const { return p_; }  // NOLINT(google-explicit-constructor)
 
  private:
@@ -51,7 +87,9 @@ class Patch {
 
 inline FileSpec spec(int n) {
   return FileSpec{"https://example.com/file" + std::to_string(n),
-                  "/home/alice/dl/file" + std::to_string(n), {}, std::nullopt};
+                  "/home/alice/dl/file" + std::to_string(n),
+                  {},
+                  std::nullopt};
 }
 
 class EngineTest : public ::testing::Test {

@@ -1,8 +1,7 @@
 // Which calls are legal in which state and for whom (bits-do-spec sections 2.1, 3.3, 4.5),
 // and that a failed store write changes nothing.
-#include "engine_fixture.hpp"
-
 #include "engine/validate.hpp"
+#include "engine_fixture.hpp"
 
 #include <gmock/gmock.h>
 
@@ -19,15 +18,16 @@ using LegalityTest = EngineTest;
 std::vector<std::pair<std::string, std::function<Hresult(Engine&, const Caller&, const JobId&)>>>
 mutating_calls() {
   return {
-      {"resume", [](Engine& e, const Caller& c, const JobId& id) { return code_of(e.resume(c, id)); }},
-      {"suspend", [](Engine& e, const Caller& c, const JobId& id) { return code_of(e.suspend(c, id)); }},
-      {"cancel", [](Engine& e, const Caller& c, const JobId& id) { return code_of(e.cancel(c, id)); }},
+      {"resume",
+       [](Engine& e, const Caller& c, const JobId& id) { return code_of(e.resume(c, id)); }},
+      {"suspend",
+       [](Engine& e, const Caller& c, const JobId& id) { return code_of(e.suspend(c, id)); }},
+      {"cancel",
+       [](Engine& e, const Caller& c, const JobId& id) { return code_of(e.cancel(c, id)); }},
       {"complete",
        [](Engine& e, const Caller& c, const JobId& id) { return code_of(e.complete(c, id)); }},
-      {"add_files",
-       [](Engine& e, const Caller& c, const JobId& id) {
-         return code_of(e.add_files(c, id, {spec(99)}));
-       }},
+      {"add_files", [](Engine& e, const Caller& c,
+                       const JobId& id) { return code_of(e.add_files(c, id, {spec(99)})); }},
       {"set display_name",
        [](Engine& e, const Caller& c, const JobId& id) {
          return code_of(e.set_settings(c, id, Patch().display_name(std::string("renamed"))));
@@ -177,9 +177,9 @@ TEST_F(LegalityTest, EnumJobsListsOnlyTheCallersJobsAndAllUsersIsRootOnly) {
 
 TEST_F(LegalityTest, TakeOwnershipIsRootOnlyAndClearsTheNotifyCommandLine) {
   JobId id = make_job(1);
-  ASSERT_HR(engine().set_settings(kAlice, id,
-                                  Patch().notify_cmdline(std::vector<std::string>{"/usr/bin/notify",
-                                                                              "--done"})),
+  ASSERT_HR(engine().set_settings(
+                kAlice, id,
+                Patch().notify_cmdline(std::vector<std::string>{"/usr/bin/notify", "--done"})),
             hr::SOk);
   EXPECT_HR(engine().take_ownership(kAlice, id), hr::EAccessDenied);
   EXPECT_EQ(rec(id).owner, kAlice.uid);
@@ -219,7 +219,8 @@ TEST_F(LegalityTest, SettingsAreValidated) {
   JobId id = create();
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().display_name(std::string(257, 'x'))),
             hr::BgEStringTooLong);
-  EXPECT_HR(engine().set_settings(kAlice, id, Patch().display_name(std::string(256, 'x'))), hr::SOk);
+  EXPECT_HR(engine().set_settings(kAlice, id, Patch().display_name(std::string(256, 'x'))),
+            hr::SOk);
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().description(std::string(1025, 'd'))),
             hr::BgEStringTooLong);
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().description(std::string("two\nlines"))),
@@ -228,18 +229,19 @@ TEST_F(LegalityTest, SettingsAreValidated) {
             hr::BgEStringTooLong);
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().notify_flags(0x20)), hr::ENotImpl);
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().notify_flags(0x1F)), hr::SOk);
-  EXPECT_HR(engine().set_settings(
-                kAlice, id, Patch().notify_cmdline(std::vector<std::string>{"notify", "x"})),
-            hr::EInvalidArg);  // no PATH search
   EXPECT_HR(engine().set_settings(kAlice, id,
-                                  Patch().proxy(ProxySettings{ProxyUsage::Override, "", ""})),
-            hr::EInvalidArg);
+                                  Patch().notify_cmdline(std::vector<std::string>{"notify", "x"})),
+            hr::EInvalidArg);  // no PATH search
+  EXPECT_HR(
+      engine().set_settings(kAlice, id, Patch().proxy(ProxySettings{ProxyUsage::Override, "", ""})),
+      hr::EInvalidArg);
   EXPECT_HR(engine().set_settings(
                 kAlice, id, Patch().proxy(ProxySettings{ProxyUsage::NoProxy, "proxy:3128", ""})),
             hr::EInvalidArg);
-  EXPECT_HR(engine().set_settings(
-                kAlice, id, Patch().proxy(ProxySettings{ProxyUsage::Override, "proxy:3128", "<local>"})),
-            hr::SOk);
+  EXPECT_HR(
+      engine().set_settings(
+          kAlice, id, Patch().proxy(ProxySettings{ProxyUsage::Override, "proxy:3128", "<local>"})),
+      hr::SOk);
   JobRecord r = rec(id);
   EXPECT_EQ(r.settings.display_name, std::string(256, 'x'));
   EXPECT_EQ(r.settings.description, "two\nlines");

@@ -1,8 +1,7 @@
 // load(): jobs come back from the store after a restart or crash, active ones re-queued,
 // partial files cross-checked against their staging files, timers kept.
-#include "engine_fixture.hpp"
-
 #include "engine/validate.hpp"
+#include "engine_fixture.hpp"
 
 namespace bgcopy::engine::test {
 namespace {
@@ -207,7 +206,8 @@ TEST_F(ReloadTest, ATransientErrorJobKeepsItsNoProgressDeadline) {
   EXPECT_EQ(state(r.id), JobState::TransientError);
   advance_and_tick(seconds(1));
   EXPECT_EQ(state(r.id), JobState::Error);
-  EXPECT_EQ(hr_str(engine().get_error(kAlice, r.id)->error.code), hr_str(hr::DoEDownloadNoProgress));
+  EXPECT_EQ(hr_str(engine().get_error(kAlice, r.id)->error.code),
+            hr_str(hr::DoEDownloadNoProgress));
 }
 
 TEST_F(ReloadTest, ARetryTimeFarInTheFutureIsBoundedByTheRetryDelay) {

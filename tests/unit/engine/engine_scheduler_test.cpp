@@ -8,8 +8,8 @@
 namespace bgcopy::engine::test {
 namespace {
 
-using ::testing::ElementsAre;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
 
 class SchedulerTest : public EngineTest {
  protected:

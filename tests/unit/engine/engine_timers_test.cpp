@@ -202,7 +202,7 @@ TEST_F(TimersTest, MaxDownloadTimeCountsOnlyConnectingAndTransferring) {
   p.min_retry_delay_s = 500;
   ASSERT_HR(engine().set_settings(kAlice, id, p), hr::SOk);
   advance(seconds(60));
-  fail(id, true);  // 60 s used
+  fail(id, true);                  // 60 s used
   advance_and_tick(seconds(500));  // waiting in TRANSIENT_ERROR does not count
   ASSERT_EQ(state(id), JobState::Connecting);
   advance_and_tick(seconds(39));

@@ -6,8 +6,8 @@
 namespace bgcopy::engine::test {
 namespace {
 
-using ::testing::ElementsAre;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
 
 using TransitionsTest = EngineTest;
 
@@ -260,21 +260,38 @@ TEST_F(TransitionsTest, FilesAddedToATransferredJobAreFetchedOnResume) {
 
 // ---- Suspend from every non-final state ----
 
-enum class Start { Queued, Connecting, Transferring, Error, TransientError, Transferred, Suspended };
+enum class Start {
+  Queued,
+  Connecting,
+  Transferring,
+  Error,
+  TransientError,
+  Transferred,
+  Suspended
+};
 
 std::string start_name(Start s) {
   switch (s) {
-    case Start::Queued: return "Queued";
-    case Start::Connecting: return "Connecting";
-    case Start::Transferring: return "Transferring";
-    case Start::Error: return "Error";
-    case Start::TransientError: return "TransientError";
-    case Start::Transferred: return "Transferred";
-    case Start::Suspended: return "Suspended";
+    case Start::Queued:
+      return "Queued";
+    case Start::Connecting:
+      return "Connecting";
+    case Start::Transferring:
+      return "Transferring";
+    case Start::Error:
+      return "Error";
+    case Start::TransientError:
+      return "TransientError";
+    case Start::Transferred:
+      return "Transferred";
+    case Start::Suspended:
+      return "Suspended";
   }
   return "Unknown";
 }
-void PrintTo(Start s, std::ostream* os) { *os << start_name(s); }
+void PrintTo(Start s, std::ostream* os) {
+  *os << start_name(s);
+}
 
 class SuspendTest : public EngineTest, public ::testing::WithParamInterface<Start> {
  protected:
@@ -291,7 +308,8 @@ class SuspendTest : public EngineTest, public ::testing::WithParamInterface<Star
         EXPECT_HR(engine().resume(kAlice, id), hr::SOk);
         return id;
       }
-      case Start::Transferring: return running_job();
+      case Start::Transferring:
+        return running_job();
       case Start::Error: {
         JobId id = running_job();
         fail(id, false);
@@ -302,8 +320,10 @@ class SuspendTest : public EngineTest, public ::testing::WithParamInterface<Star
         fail(id, true);
         return id;
       }
-      case Start::Transferred: return transferred_job();
-      case Start::Suspended: return make_job(1);
+      case Start::Transferred:
+        return transferred_job();
+      case Start::Suspended:
+        return make_job(1);
     }
     return JobId{};
   }
@@ -329,8 +349,8 @@ TEST_P(SuspendTest, SuspendEntersSuspended) {
 
 INSTANTIATE_TEST_SUITE_P(EveryNonFinalState, SuspendTest,
                          ::testing::Values(Start::Queued, Start::Connecting, Start::Transferring,
-                                           Start::Error, Start::TransientError,
-                                           Start::Transferred, Start::Suspended),
+                                           Start::Error, Start::TransientError, Start::Transferred,
+                                           Start::Suspended),
                          [](const ::testing::TestParamInfo<Start>& param) {
                            return start_name(param.param);
                          });
@@ -433,7 +453,7 @@ TEST_F(TransitionsTest, CompleteWithARenameFailureStaysTransferredAndCanBeRetrie
   EXPECT_EQ(r.error().file_index, 1U);
   JobRecord after = rec(id);
   EXPECT_EQ(after.state, JobState::Transferred);
-  EXPECT_TRUE(after.files[0].completed);   // renamed files stay renamed
+  EXPECT_TRUE(after.files[0].completed);  // renamed files stay renamed
   EXPECT_FALSE(after.files[1].completed);
   EXPECT_EQ(store.rows.count(id), 1U);
   EXPECT_TRUE(store.rows[id].files[0].completed);

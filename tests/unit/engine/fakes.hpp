@@ -19,9 +19,15 @@
 namespace bgcopy::engine {
 
 // Readable names in gtest failure messages (found by ADL).
-inline void PrintTo(JobState s, std::ostream* os) { *os << to_string(s); }
-inline void PrintTo(JobPriority p, std::ostream* os) { *os << to_string(p); }
-inline void PrintTo(WaitReason r, std::ostream* os) { *os << to_string(r); }
+inline void PrintTo(JobState s, std::ostream* os) {
+  *os << to_string(s);
+}
+inline void PrintTo(JobPriority p, std::ostream* os) {
+  *os << to_string(p);
+}
+inline void PrintTo(WaitReason r, std::ostream* os) {
+  *os << to_string(r);
+}
 
 }  // namespace bgcopy::engine
 
@@ -43,15 +49,17 @@ class FakeStore final : public JobStore {
   int update_calls = 0;
   int update_file_calls = 0;
   int remove_calls = 0;
-  std::vector<JobRecord> updates;       // every update() received, in order
-  std::vector<FileWrite> file_writes;   // every update_file() received, in order
+  std::vector<JobRecord> updates;      // every update() received, in order
+  std::vector<FileWrite> file_writes;  // every update_file() received, in order
 
   /// The next `calls` calls (any method) fail with `error` and change nothing.
   void fail_next(Error error, int calls = 1) {
     failure_ = std::move(error);
     fail_remaining_ = calls;
   }
-  int mutating_calls() const { return insert_calls + update_calls + update_file_calls + remove_calls; }
+  int mutating_calls() const {
+    return insert_calls + update_calls + update_file_calls + remove_calls;
+  }
 
   /// Largest bytes_transferred the store ever received for a file that was not marked
   /// transferred (the engine must only ever hand it durable counts).
@@ -187,7 +195,7 @@ class FakeStaging final : public StagingPort {
   std::map<std::string, std::uint64_t> sizes;       // staging_name -> size
   std::vector<std::string> checked;                 // local paths given to check_destination
   std::vector<FileRecord> finalized;
-  std::vector<FileRecord> removed;                  // successful and failed removes
+  std::vector<FileRecord> removed;  // successful and failed removes
   std::vector<std::pair<FileRecord, std::uint64_t>> truncated;
 
   Status check_destination(uid_t /*owner*/, const std::string& local_path) override {

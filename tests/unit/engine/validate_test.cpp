@@ -34,9 +34,9 @@ TEST(ValidateUrl, AcceptsHttpHttpsAndLocalFileUrls) {
 
 TEST(ValidateUrl, RejectsBadUrls) {
   for (const char* url :
-       {"", "ftp://example.com/x", "example.com/x", "/local/path", "gopher://h/",
-        "http://", "http:///x", "http://:80/x", "http://user@/x", "https://exa mple.com/",
-        "http://h/a\tb", "http://h/\x7f", "file://remotehost/x", "file://", "file:relative",
+       {"", "ftp://example.com/x", "example.com/x", "/local/path", "gopher://h/", "http://",
+        "http:///x", "http://:80/x", "http://user@/x", "https://exa mple.com/", "http://h/a\tb",
+        "http://h/\x7f", "file://remotehost/x", "file://", "file:relative",
         "javascript:alert(1)"}) {
     SCOPED_TRACE(url);
     EXPECT_EQ(hr_str(url_code(url)), hr_str(hr::EInvalidArg));
@@ -61,9 +61,9 @@ TEST(ValidateLocalPath, AcceptsAbsoluteNormalisedPaths) {
 }
 
 TEST(ValidateLocalPath, RejectsRelativeUnnormalisedAndDirtyPaths) {
-  for (const char* path : {"", "relative", "./x", "~/x", "/", "/a/", "/a//b", "/a/./b", "/a/../b",
-                           "/..", "/a/..", "/a/.", "/a/b\nc", "/a/b\tc", "/a/\x01", "/a/\x7f",
-                           "/a/\xff\xfe"}) {
+  for (const char* path :
+       {"", "relative", "./x", "~/x", "/", "/a/", "/a//b", "/a/./b", "/a/../b", "/..", "/a/..",
+        "/a/.", "/a/b\nc", "/a/b\tc", "/a/\x01", "/a/\x7f", "/a/\xff\xfe"}) {
     SCOPED_TRACE(path);
     EXPECT_EQ(hr_str(path_code(path)), hr_str(hr::EInvalidArg));
   }
@@ -115,9 +115,9 @@ TEST(NormaliseSha256, AcceptsSixtyFourHexDigitsAndLowerCasesThem) {
 }
 
 TEST(NormaliseSha256, RejectsWrongLengthsAndNonHex) {
-  for (std::string hex : {std::string(), std::string(63, 'a'), std::string(65, 'a'),
-                          std::string(63, 'a') + "g", std::string(63, 'a') + " ",
-                          "0x" + std::string(62, 'a')}) {
+  for (std::string hex :
+       {std::string(), std::string(63, 'a'), std::string(65, 'a'), std::string(63, 'a') + "g",
+        std::string(63, 'a') + " ", "0x" + std::string(62, 'a')}) {
     SCOPED_TRACE(hex);
     EXPECT_HR(normalise_sha256(hex), hr::EInvalidArg);
   }
@@ -127,11 +127,11 @@ TEST(IsCleanText, AcceptsPrintableUtf8) {
   EXPECT_TRUE(is_clean_text("", 0, false));
   EXPECT_TRUE(is_clean_text("plain ascii", 100, false));
   EXPECT_TRUE(is_clean_text("tab\tok", 100, false));
-  EXPECT_TRUE(is_clean_text("\xC3\xA9t\xC3\xA9", 100, false));        // été
-  EXPECT_TRUE(is_clean_text("\xE2\x82\xAC", 100, false));              // U+20AC
-  EXPECT_TRUE(is_clean_text("\xF0\x9F\x98\x80", 100, false));          // U+1F600
-  EXPECT_TRUE(is_clean_text("\xF4\x8F\xBF\xBF", 100, false));          // U+10FFFF
-  EXPECT_TRUE(is_clean_text("\xEF\xBF\xBD", 100, false));              // U+FFFD
+  EXPECT_TRUE(is_clean_text("\xC3\xA9t\xC3\xA9", 100, false));  // été
+  EXPECT_TRUE(is_clean_text("\xE2\x82\xAC", 100, false));       // U+20AC
+  EXPECT_TRUE(is_clean_text("\xF0\x9F\x98\x80", 100, false));   // U+1F600
+  EXPECT_TRUE(is_clean_text("\xF4\x8F\xBF\xBF", 100, false));   // U+10FFFF
+  EXPECT_TRUE(is_clean_text("\xEF\xBF\xBD", 100, false));       // U+FFFD
 }
 
 TEST(IsCleanText, NewlinesOnlyWhenAllowed) {
@@ -146,31 +146,35 @@ TEST(IsCleanText, RejectsControlCharacters) {
   EXPECT_FALSE(is_clean_text("\x1b[31mred", 100, true));
   EXPECT_FALSE(is_clean_text("del\x7f", 100, true));
   EXPECT_FALSE(is_clean_text("\x01", 100, true));
-  EXPECT_FALSE(is_clean_text("c1 \xC2\x9B" "31m", 100, true));  // U+009B CSI
-  EXPECT_FALSE(is_clean_text("\xC2\x80", 100, true));           // U+0080
+  EXPECT_FALSE(
+      is_clean_text("c1 \xC2\x9B"
+                    "31m",
+                    100, true));                       // U+009B CSI
+  EXPECT_FALSE(is_clean_text("\xC2\x80", 100, true));  // U+0080
 }
 
 TEST(IsCleanText, RejectsInvalidUtf8) {
   for (const char* bad : {
-           "\x80",              // lone continuation byte
-           "\xBF",              // lone continuation byte
-           "\xC3",              // truncated two-byte sequence
-           "\xE2\x82",          // truncated three-byte sequence
-           "\xF0\x9F\x98",      // truncated four-byte sequence
-           "\xC3\x28",          // bad continuation
-           "\xE2\x28\xA1",      // bad continuation
-           "\xC0\xAF",          // overlong '/'
-           "\xC1\xBF",          // overlong
-           "\xE0\x80\xAF",      // overlong '/' in three bytes
-           "\xE0\x9F\xBF",      // overlong U+07FF
-           "\xF0\x80\x80\xAF",  // overlong '/' in four bytes
-           "\xF0\x8F\xBF\xBF",  // overlong U+FFFF
-           "\xED\xA0\x80",      // UTF-16 surrogate U+D800
-           "\xED\xBF\xBF",      // UTF-16 surrogate U+DFFF
-           "\xF4\x90\x80\x80",  // U+110000, beyond Unicode
-           "\xF5\x80\x80\x80",  // invalid lead byte
+           "\x80",                  // lone continuation byte
+           "\xBF",                  // lone continuation byte
+           "\xC3",                  // truncated two-byte sequence
+           "\xE2\x82",              // truncated three-byte sequence
+           "\xF0\x9F\x98",          // truncated four-byte sequence
+           "\xC3\x28",              // bad continuation
+           "\xE2\x28\xA1",          // bad continuation
+           "\xC0\xAF",              // overlong '/'
+           "\xC1\xBF",              // overlong
+           "\xE0\x80\xAF",          // overlong '/' in three bytes
+           "\xE0\x9F\xBF",          // overlong U+07FF
+           "\xF0\x80\x80\xAF",      // overlong '/' in four bytes
+           "\xF0\x8F\xBF\xBF",      // overlong U+FFFF
+           "\xED\xA0\x80",          // UTF-16 surrogate U+D800
+           "\xED\xBF\xBF",          // UTF-16 surrogate U+DFFF
+           "\xF4\x90\x80\x80",      // U+110000, beyond Unicode
+           "\xF5\x80\x80\x80",      // invalid lead byte
            "\xF8\x88\x80\x80\x80",  // five-byte form
-           "\xFE", "\xFF",
+           "\xFE",
+           "\xFF",
        }) {
     SCOPED_TRACE(::testing::PrintToString(std::string(bad)));
     EXPECT_FALSE(is_clean_text(bad, 100, true));

@@ -4,14 +4,14 @@
 #include "store/sqlite_handle.hpp"
 #include "store_test_support.hpp"
 
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
@@ -61,9 +61,7 @@ FileRecord full_file(std::uint32_t seed) {
   f.spec.remote_url =
       "https://example.com/d\xC3\xA9p\xC3\xB4t/file-" + n + ".bin?sig=a%2Bb&x=\"y\"";
   f.spec.local_path = "/home/\xE7\x94\xA8\xE6\x88\xB7/Downloads/\xF0\x9F\x93\xA6-" + n + ".bin";
-  f.spec.ranges = {{0, 100},
-                   {kAboveInt64, 4096},
-                   {200 + seed, kLengthToEof}};
+  f.spec.ranges = {{0, 100}, {kAboveInt64, 4096}, {200 + seed, kLengthToEof}};
   f.spec.sha256 = std::string(63, 'a') + std::to_string(seed % 10);
   f.staging_name = ".file-" + n + ".bin.bgcopy-x.part";
   f.bytes_total = UINT64_MAX - seed;
@@ -87,7 +85,9 @@ FileRecord bare_file(std::uint32_t seed) {
   return f;
 }
 
-WallTime at_ms(std::int64_t ms) { return from_unix_ms(ms); }
+WallTime at_ms(std::int64_t ms) {
+  return from_unix_ms(ms);
+}
 
 constexpr std::int64_t kBaseMs = 1'767'225'600'123;  // 2026-01-01, with milliseconds
 
@@ -104,8 +104,9 @@ JobRecord full_job(std::uint32_t n) {
   s.description = "line one\nline\ttwo; DROP TABLE jobs; --";
   s.priority = JobPriority::Foreground;
   s.notify_flags = engine::notify::All;
-  s.notify_cmdline = {"/usr/bin/notify-send", "--title=\xC3\xA9t\xC3\xA9", "", "two words",
-                      "quote\"back\\slash", std::to_string(n)};
+  s.notify_cmdline = {
+      "/usr/bin/notify-send", "--title=\xC3\xA9t\xC3\xA9", "", "two words", "quote\"back\\slash",
+      std::to_string(n)};
   s.min_retry_delay_s = 5;
   s.no_progress_timeout_s = 0;
   s.max_download_time_s = UINT32_MAX;
@@ -288,8 +289,10 @@ TEST_F(SqliteJobStoreTest, PlacesFilesByIndexWhateverTheRowOrder) {
     ASSERT_TRUE(is_ok(store->insert(job)));
   }
   // Reverse the physical (rowid) order of the file rows, and interleave the two jobs.
-  exec_sql("UPDATE files SET rowid = -rowid; UPDATE files SET rowid = 1000 - idx * 2 - "
-           "(job_id = '" + job.id.to_string() + "')");
+  exec_sql(
+      "UPDATE files SET rowid = -rowid; UPDATE files SET rowid = 1000 - idx * 2 - "
+      "(job_id = '" +
+      job.id.to_string() + "')");
   auto store = open_store();
   ASSERT_TRUE(store);
   const auto jobs = load(*store);
@@ -317,8 +320,7 @@ TEST_F(SqliteJobStoreTest, UpdateReplacesTheJobRowAndAllFileRows) {
   ASSERT_EQ(jobs.size(), 2U);
   expect_same(jobs[0], fewer);
   expect_same(jobs[1], other);
-  EXPECT_EQ(query_int("SELECT count(*) FROM files WHERE job_id = '" + job.id.to_string() + "'"),
-            1);
+  EXPECT_EQ(query_int("SELECT count(*) FROM files WHERE job_id = '" + job.id.to_string() + "'"), 1);
 
   // More files than ever before.
   JobRecord more = full_job(1);
