@@ -19,6 +19,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -63,6 +64,7 @@ struct ActiveTransfer {
   ActiveTransfer(const engine::TransferRequest& r, FetchSession::Emit emit)
       : session(r, std::move(emit)) {}
   FetchSession session;
+  std::uint64_t serial = 0;  // tells this run of the job from a later one (sync completions)
   bool local = false;
   std::string local_path;
   RateLimiter limiter;
@@ -224,15 +226,30 @@ class CurlTransfer::Loop {
 
  private:
   struct Command {
-    enum class Kind : std::uint8_t { Start, Stop, SetRate, Quit };
+    enum class Kind : std::uint8_t { Start, Stop, SetRate, SyncDone, Quit };
     Kind kind = Kind::Quit;
     engine::TransferRequest request;
     JobId job;
     std::uint64_t bps = 0;
+    // SyncDone: which run of the job, and what the checkpoint sync covered.
+    std::uint64_t serial = 0;
+    std::uint64_t generation = 0;
+    std::uint64_t bytes = 0;
+    int err = 0;
     std::promise<std::optional<std::uint64_t>> reply;
   };
 
+  // A checkpoint sync handed to the syncer thread.
+  struct SyncTask {
+    JobId job;
+    std::uint64_t serial = 0;
+    SyncJob sync;
+  };
+
   void post(Command command);
+  bool submit_sync(const JobId& job, std::uint64_t serial, SyncJob& sync);
+  void run_syncer();
+  void on_sync_done(const Command& c);
   void run();
   bool process_commands();
   void begin(const engine::TransferRequest& request);
@@ -256,7 +273,15 @@ class CurlTransfer::Loop {
   // Owned by the transfer thread.
   std::unordered_map<JobId, std::unique_ptr<ActiveTransfer>> transfers_;
   std::vector<char> buf_;
-  // Last: the thread starts once everything above exists.
+  std::uint64_t next_serial_ = 0;
+  // The syncer: fdatasyncs checkpoint descriptors off the transfer thread, one at a time, and
+  // posts each result back as a SyncDone command.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<SyncTask> sync_queue_;  // guarded by sync_mu_
+  bool sync_quit_ = false;           // guarded by sync_mu_
+  // Last: the threads start once everything above exists.
+  std::thread syncer_;
   std::thread thread_;
 };
 
@@ -267,6 +292,7 @@ CurlTransfer::Loop::Loop(EventCallback on_event)
   if (!multi_) {
     throw std::runtime_error("curl_multi_init failed");
   }
+  syncer_ = std::thread([this] { run_syncer(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -275,6 +301,68 @@ CurlTransfer::Loop::~Loop() {
   quit.kind = Command::Kind::Quit;
   post(std::move(quit));
   thread_.join();
+  {
+    std::lock_guard lock(sync_mu_);
+    sync_quit_ = true;
+  }
+  sync_cv_.notify_one();
+  syncer_.join();
+}
+
+bool CurlTransfer::Loop::submit_sync(const JobId& job, std::uint64_t serial, SyncJob& sync) {
+  {
+    std::lock_guard lock(sync_mu_);
+    if (sync_quit_) {
+      return false;
+    }
+    sync_queue_.push_back(SyncTask{job, serial, std::move(sync)});
+  }
+  sync_cv_.notify_one();
+  return true;
+}
+
+void CurlTransfer::Loop::run_syncer() {
+  for (;;) {
+    SyncTask task;
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [this] { return sync_quit_ || !sync_queue_.empty(); });
+      if (sync_quit_) {
+        // Whatever is left belongs to transfers that were already stopped (and synced).
+        sync_queue_.clear();
+        return;
+      }
+      task = std::move(sync_queue_.front());
+      sync_queue_.pop_front();
+    }
+    int err = 0;
+    while (fdatasync(task.sync.fd.get()) != 0) {
+      if (errno != EINTR) {
+        err = errno;
+        break;
+      }
+    }
+    task.sync.fd.reset();
+    Command done;
+    done.kind = Command::Kind::SyncDone;
+    done.job = task.job;
+    done.serial = task.serial;
+    done.generation = task.sync.generation;
+    done.bytes = task.sync.bytes;
+    done.err = err;
+    post(std::move(done));
+  }
+}
+
+void CurlTransfer::Loop::on_sync_done(const Command& c) {
+  const auto it = transfers_.find(c.job);
+  if (it == transfers_.end() || it->second->serial != c.serial) {
+    return;  // stopped (or restarted by start()) since: its final sync already covered this
+  }
+  auto& t = *it->second;
+  if (!t.session.on_sync_done(c.generation, c.bytes, c.err)) {
+    drop_legs(t);
+  }
 }
 
 void CurlTransfer::Loop::post(Command command) {
@@ -377,6 +465,11 @@ bool CurlTransfer::Loop::process_commands() {
           }
         }
         break;
+      case Command::Kind::SyncDone:
+        if (keep_running) {
+          on_sync_done(c);
+        }
+        break;
       case Command::Kind::Quit:
         keep_running = false;
         break;
@@ -397,6 +490,10 @@ void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
     } catch (const std::exception& e) {
       log::error(std::string("transfer event callback threw: ") + e.what());
     }
+  });
+  t->serial = ++next_serial_;
+  t->session.set_async_sync([this, job = request.job, serial = t->serial](SyncJob& sync) {
+    return submit_sync(job, serial, sync);
   });
   t->limiter.set_rate(request.max_recv_bps, mono_now());
   const auto& url = request.file.spec.remote_url;

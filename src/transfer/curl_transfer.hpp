@@ -4,6 +4,11 @@
 // handle, every staging descriptor and every file:// source. start(), stop() and
 // set_rate_limit() only queue a command for it and wake it with curl_multi_wakeup.
 //
+// Checkpoint fdatasyncs run on a second, "syncer" thread (also owned here) on a dup of the
+// staging descriptor; its results come back as commands, and the durable Progress for a
+// checkpoint is emitted on the transfer thread once its sync completed. Final syncs (stop,
+// FileDone, Failed, restart) stay on the transfer thread.
+//
 // Events go to the callback ON THAT THREAD. The callback must be cheap (post the event to the
 // caller's own queue and return), must not throw, and must not call back into this object.
 //

@@ -481,6 +481,16 @@ bool FetchSession::checkpoint(MonoTime now) {
   if (cursor_ == durable_) {
     return true;
   }
+  if (submit_) {
+    if (sync_in_flight_) {
+      // The next checkpoint starts when this one completes (on_sync_done).
+      maybe_report(now);
+      return true;
+    }
+    if (start_async_checkpoint(now)) {
+      return true;
+    }
+  }
   if (!sync()) {
     return false;
   }
@@ -490,6 +500,42 @@ bool FetchSession::checkpoint(MonoTime now) {
   auto ev = make_event(Kind::Progress);
   ev.durable = true;
   emit_(std::move(ev));
+  return true;
+}
+
+bool FetchSession::start_async_checkpoint(MonoTime now) {
+  SyncJob job;
+  job.fd = UniqueFd(fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!job.fd.valid()) {
+    return false;
+  }
+  job.generation = generation_;
+  job.bytes = cursor_;
+  if (!submit_(job)) {
+    return false;
+  }
+  sync_in_flight_ = true;
+  last_checkpoint_ = now;
+  maybe_report(now);
+  return true;
+}
+
+bool FetchSession::on_sync_done(std::uint64_t generation, std::uint64_t bytes, int err) {
+  sync_in_flight_ = false;
+  if (phase_ != Phase::Fetching || generation != generation_) {
+    return true;  // stale: the bytes it covered were discarded, or a final sync followed
+  }
+  if (err != 0) {
+    finish_failed(local_failure(err));
+    return false;
+  }
+  if (bytes > durable_ && bytes <= cursor_) {
+    durable_ = bytes;
+    auto ev = make_event(Kind::Progress);
+    ev.bytes_transferred = bytes;
+    ev.durable = true;
+    emit_(std::move(ev));
+  }
   return true;
 }
 
@@ -505,7 +551,8 @@ bool FetchSession::tick(MonoTime now) {
   if (phase_ != Phase::Fetching) {
     return true;
   }
-  if (cursor_ > durable_ && now - last_checkpoint_ >= Millis{request_.checkpoint_ms}) {
+  if (cursor_ > durable_ && !sync_in_flight_ &&
+      now - last_checkpoint_ >= Millis{request_.checkpoint_ms}) {
     if (!checkpoint(now)) {
       finish_failed(std::move(*abort_failure_));
       return false;
@@ -521,7 +568,7 @@ MonoTime FetchSession::next_deadline() const {
   if (phase_ != Phase::Fetching) {
     return at;
   }
-  if (cursor_ > durable_) {
+  if (cursor_ > durable_ && !sync_in_flight_) {
     at = std::min(at, last_checkpoint_ + Millis{request_.checkpoint_ms});
   }
   if (cursor_ != last_reported_) {
@@ -539,6 +586,8 @@ bool FetchSession::restart_now(bool remote_changed, const ResponseHead* new_vers
                              true, std::nullopt});
     return false;
   }
+  // An in-flight checkpoint sync no longer vouches for anything.
+  ++generation_;
   if (ftruncate(fd_.get(), 0) != 0) {
     finish_failed(local_failure(errno));
     return false;
@@ -650,6 +699,7 @@ void FetchSession::verify_step(std::size_t budget) {
     finish_failed(local_failure(errno));
     return;
   }
+  ++generation_;
   cursor_ = durable_ = 0;
   finish_failed(Classified{Error::make(hr::BgEValidationFailed,
                                        "SHA-256 of " + redact_url(request_.file.spec.remote_url) +

@@ -15,6 +15,13 @@
 // (staging file emptied and synced); then exactly one of FileDone or Failed. A file whose
 // recorded bytes are already complete ends with FileDone without any request.
 //
+// Checkpoint syncs may run off the transport's thread (set_async_sync): a checkpoint then records
+// N = the bytes written so far and hands a dup of the staging descriptor to the submitter; the
+// durable Progress for N is emitted only when the transport reports that sync's completion
+// (on_sync_done). At most one such sync is in flight; a restart from 0 bumps a generation so a
+// late completion cannot vouch for bytes that were discarded. Final syncs (FileDone, Failed,
+// Restarted, shutdown) stay synchronous.
+//
 // Thread-safety: none; the transport's thread calls every member, and events are emitted on it.
 #pragma once
 
@@ -56,9 +63,19 @@ struct ResponseHead {
   std::string url;  // for messages
 };
 
+/// A checkpoint sync to run elsewhere: fdatasync(fd), then report (generation, bytes, errno)
+/// back through FetchSession::on_sync_done on the session's thread.
+struct SyncJob {
+  UniqueFd fd;  // a dup of the staging descriptor, owned by the job
+  std::uint64_t generation = 0;
+  std::uint64_t bytes = 0;  // every byte below this was written before the job was made
+};
+
 class FetchSession {
  public:
   using Emit = std::function<void(engine::TransferEvent)>;
+  /// Takes a SyncJob; returns false if it cannot (the session then syncs synchronously).
+  using SyncSubmit = std::function<bool(SyncJob&)>;
 
   enum class Verdict : std::uint8_t {
     Accept,  // stream the body into on_body
@@ -102,6 +119,13 @@ class FetchSession {
   /// When tick() next has something to do (MonoTime::max() if nothing is pending).
   MonoTime next_deadline() const;
 
+  /// Runs checkpoint syncs through `submit` instead of on the calling thread.
+  void set_async_sync(SyncSubmit submit) { submit_ = std::move(submit); }
+  /// A submitted sync ended (err = errno, 0 on success). Stale completions (restart, finished)
+  /// are ignored. Returns false if the sync failed: the session then failed (Failed emitted).
+  bool on_sync_done(std::uint64_t generation, std::uint64_t bytes, int err);
+  bool sync_in_flight() const { return sync_in_flight_; }
+
   /// Fails the transfer now (sync, Failed event). For transport set-up errors.
   void fail(Classified failure);
   /// Ends silently for stop(): syncs, closes, and returns the durable byte count.
@@ -129,6 +153,7 @@ class FetchSession {
   bool write_all(const char* data, std::size_t size);
   bool sync();
   bool checkpoint(MonoTime now);
+  bool start_async_checkpoint(MonoTime now);
   void maybe_report(MonoTime now);
   /// Empties the staging file and forgets the version; new_version (a 200 that is being used
   /// from byte 0) is adopted at once so the Restarted event carries it.
@@ -173,6 +198,10 @@ class FetchSession {
   MonoTime last_checkpoint_{};
   MonoTime last_report_{};
   std::uint64_t last_reported_ = 0;
+
+  SyncSubmit submit_;
+  bool sync_in_flight_ = false;
+  std::uint64_t generation_ = 0;  // bumped whenever staging bytes are discarded
 
   UniqueFd verify_fd_;
   std::optional<Sha256> sha_;

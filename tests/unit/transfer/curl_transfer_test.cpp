@@ -321,6 +321,54 @@ TEST_F(CurlTransferTest, StopMidTransferReturnsDurableBytesAndSilencesTheJob) {
   EXPECT_EQ(log_.count(Kind::Restarted), 0U);
 }
 
+// Checkpoint syncs run on the syncer thread: with a tiny checkpoint interval one is nearly
+// always in flight, and stop() must still return a synced count with nothing emitted after it.
+TEST_F(CurlTransferTest, StopWithACheckpointSyncInFlightEmitsNothingAfterwards) {
+  const auto content = pattern(8 * 1024 * 1024);
+  auto r = request(source("src.bin", content));
+  r.max_recv_bps = 2 * 1024 * 1024;
+  r.checkpoint_bytes = 4 * 1024;
+  xfer_->start(r);
+  ASSERT_TRUE(log_.wait_for([&](const auto& evs) {
+    for (const auto& e : evs) {
+      if (e.kind == Kind::Progress && e.durable && e.bytes_transferred > 0) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  const auto durable = xfer_->stop(r.job);
+  const auto events_at_stop = for_transfer(log_.events(), r.transfer_id);
+  ASSERT_TRUE(durable.has_value());
+  std::uint64_t last_durable = 0;
+  for (const auto& e : events_at_stop) {
+    if (e.kind == Kind::Progress && e.durable) {
+      EXPECT_GE(e.bytes_transferred, last_durable);  // durable counts only grow
+      last_durable = e.bytes_transferred;
+    }
+  }
+  EXPECT_GE(*durable, last_durable);
+  EXPECT_EQ(read_file(staging_file(r)), content.substr(0, *durable));
+
+  // Another transfer's checkpoint syncs queue behind the stopped one's on the same syncer;
+  // once one of them has been reported, a late completion for the stopped job would have been.
+  auto other = request(source("other.bin", pattern(256 * 1024)), "other.out");
+  other.job = job_id(43);
+  other.transfer_id = 101;
+  other.checkpoint_bytes = 4 * 1024;
+  other.max_recv_bps = 1024 * 1024;
+  EXPECT_EQ(run(other).kind, Kind::FileDone);
+  std::size_t other_checkpoints = 0;
+  for (const auto& e : for_transfer(log_.events(), other.transfer_id)) {
+    if (e.kind == Kind::Progress && e.durable) {
+      EXPECT_LE(e.bytes_transferred, 256U * 1024);
+      ++other_checkpoints;
+    }
+  }
+  EXPECT_GT(other_checkpoints, 0U);
+  EXPECT_EQ(for_transfer(log_.events(), r.transfer_id).size(), events_at_stop.size());
+}
+
 TEST_F(CurlTransferTest, StopOfAnUnknownJobReturnsNothing) {
   EXPECT_FALSE(xfer_->stop(job_id(77)).has_value());
 }

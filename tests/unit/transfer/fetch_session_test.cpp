@@ -7,7 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <memory>
+#include <vector>
 
 namespace bgcopy::transfer {
 namespace {
@@ -726,6 +730,189 @@ TEST_F(SessionTest, ShutdownSyncsAndEmitsNothing) {
   EXPECT_EQ(log_.size(), before);
   EXPECT_TRUE(s.finished());
   EXPECT_EQ(staging().size(), 42U);
+}
+
+// --- checkpoint syncs off the session's thread ---
+
+class AsyncSessionTest : public SessionTest {
+ protected:
+  FetchSession& open_async() {
+    auto& s = open();
+    s.set_async_sync([this](SyncJob& job) {
+      jobs_.push_back(std::move(job));
+      return true;
+    });
+    return s;
+  }
+  /// What the syncer does: fdatasync the job's descriptor, then report back.
+  bool complete(std::size_t i, int err = 0) {
+    auto& job = jobs_.at(i);
+    EXPECT_TRUE(job.fd.valid());
+    if (err == 0) {
+      EXPECT_EQ(fdatasync(job.fd.get()), 0);
+    }
+    job.fd.reset();
+    return s_->on_sync_done(job.generation, job.bytes, err);
+  }
+  std::vector<std::uint64_t> durable_progress() const {
+    std::vector<std::uint64_t> out;
+    for (const auto& e : log_.events()) {
+      if (e.kind == Kind::Progress && e.durable) {
+        out.push_back(e.bytes_transferred);
+      }
+    }
+    return out;
+  }
+
+  std::vector<SyncJob> jobs_;
+};
+
+TEST_F(AsyncSessionTest, DurableProgressWaitsForTheSyncAndNeverExceedsWhatItCovered) {
+  req_.checkpoint_bytes = 100;
+  req_.checkpoint_ms = 3'600'000;
+  const auto body = pattern(1000);
+  auto& s = open_async();
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(full(body)), Verdict::Accept);
+  feed(body.substr(0, 150), 50);
+  ASSERT_EQ(jobs_.size(), 1U);
+  EXPECT_EQ(jobs_[0].bytes, 100U);
+  EXPECT_TRUE(s.sync_in_flight());
+  EXPECT_TRUE(durable_progress().empty());
+  EXPECT_EQ(s.durable_bytes(), 0U);
+
+  // While it is in flight no second sync starts, however much arrives.
+  feed(body.substr(150, 300), 50);
+  EXPECT_EQ(jobs_.size(), 1U);
+  EXPECT_TRUE(durable_progress().empty());
+
+  EXPECT_TRUE(complete(0));
+  EXPECT_FALSE(s.sync_in_flight());
+  EXPECT_EQ(durable_progress(), std::vector<std::uint64_t>{100});
+  EXPECT_EQ(s.durable_bytes(), 100U);
+  EXPECT_EQ(s.staging_bytes(), 450U);
+
+  // The next write starts the next one, covering everything written so far.
+  feed(body.substr(450, 50), 50);
+  ASSERT_EQ(jobs_.size(), 2U);
+  EXPECT_EQ(jobs_[1].bytes, 500U);
+  EXPECT_TRUE(complete(1));
+  EXPECT_EQ(durable_progress(), (std::vector<std::uint64_t>{100, 500}));
+
+  // The end of the file is synced on the spot, in flight or not.
+  feed(body.substr(500), 50);
+  ASSERT_EQ(jobs_.size(), 3U);
+  s.on_request_end(std::nullopt);
+  expect_done();
+  EXPECT_EQ(log_.last().bytes_transferred, 1000U);
+  const auto before = log_.size();
+  EXPECT_TRUE(complete(2));
+  EXPECT_EQ(log_.size(), before);
+  EXPECT_EQ(staging(), body);
+}
+
+TEST_F(AsyncSessionTest, NoCheckpointDeadlineWhileASyncIsInFlight) {
+  req_.checkpoint_bytes = 1U << 30;
+  req_.checkpoint_ms = 1000;
+  auto& s = open_async();
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(full(pattern(100))), Verdict::Accept);
+  feed(pattern(30));
+  const auto due = s.next_deadline();
+  ASSERT_NE(due, MonoTime::max());
+  const auto at = due + std::chrono::milliseconds(1000);
+  EXPECT_TRUE(s.tick(at));
+  ASSERT_EQ(jobs_.size(), 1U);
+  EXPECT_EQ(jobs_[0].bytes, 30U);
+  EXPECT_EQ(s.durable_bytes(), 0U);
+  // The completion wakes the transport; until then there is nothing to poll for.
+  EXPECT_GT(s.next_deadline(), at);
+  EXPECT_TRUE(s.tick(at + std::chrono::milliseconds(5000)));
+  EXPECT_EQ(jobs_.size(), 1U);
+  EXPECT_TRUE(complete(0));
+  EXPECT_EQ(s.durable_bytes(), 30U);
+  EXPECT_TRUE(log_.last().durable);
+  EXPECT_EQ(log_.last().bytes_transferred, 30U);
+}
+
+TEST_F(AsyncSessionTest, ARestartInvalidatesTheSyncInFlight) {
+  req_.checkpoint_bytes = 100;
+  req_.checkpoint_ms = 3'600'000;
+  const auto v1 = pattern(1000, 1);
+  const auto v2 = pattern(1000, 2);
+  auto& s = open_async();
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(full(v1)), Verdict::Accept);
+  feed(v1.substr(0, 150), 50);
+  ASSERT_EQ(jobs_.size(), 1U);
+  EXPECT_EQ(jobs_[0].bytes, 100U);
+
+  // The source changed under us: the staging file starts over.
+  s.on_source_changed();
+  s.on_request_end(std::nullopt);
+  EXPECT_EQ(log_.last().kind, Kind::Restarted);
+  EXPECT_EQ(s.durable_bytes(), 0U);
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(full(v2, "\"v2\"", kDate2)), Verdict::Accept);
+  feed(v2.substr(0, 150), 50);
+  EXPECT_EQ(jobs_.size(), 1U);  // still only the stale one in flight
+
+  // Its completion must not vouch for 100 bytes of the new version.
+  const auto before = log_.size();
+  EXPECT_TRUE(complete(0));
+  EXPECT_EQ(log_.size(), before);
+  EXPECT_EQ(s.durable_bytes(), 0U);
+  EXPECT_FALSE(s.sync_in_flight());
+
+  feed(v2.substr(150, 50), 50);
+  ASSERT_EQ(jobs_.size(), 2U);
+  EXPECT_NE(jobs_[1].generation, jobs_[0].generation);
+  EXPECT_EQ(jobs_[1].bytes, 200U);
+  EXPECT_TRUE(complete(1));
+  EXPECT_EQ(s.durable_bytes(), 200U);
+  EXPECT_EQ(log_.last().bytes_transferred, 200U);
+  EXPECT_TRUE(log_.last().durable);
+}
+
+TEST_F(AsyncSessionTest, ShutdownSyncsItselfAndDropsALateCompletion) {
+  req_.checkpoint_bytes = 100;
+  req_.checkpoint_ms = 3'600'000;
+  auto& s = open_async();
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(full(pattern(1000))), Verdict::Accept);
+  feed(pattern(1000).substr(0, 250), 50);
+  ASSERT_EQ(jobs_.size(), 1U);
+  const auto before = log_.size();
+  EXPECT_EQ(s.shutdown(), 250U);
+  EXPECT_TRUE(complete(0));
+  EXPECT_EQ(log_.size(), before);
+  EXPECT_EQ(s.durable_bytes(), 250U);
+}
+
+TEST_F(AsyncSessionTest, AFailedSyncFailsTheTransfer) {
+  req_.checkpoint_bytes = 100;
+  req_.checkpoint_ms = 3'600'000;
+  auto& s = open_async();
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(full(pattern(1000))), Verdict::Accept);
+  feed(pattern(1000).substr(0, 150), 50);
+  ASSERT_EQ(jobs_.size(), 1U);
+  EXPECT_FALSE(complete(0, EIO));
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(log_.last().kind, Kind::Failed);
+  EXPECT_TRUE(log_.last().durable);
+}
+
+TEST_F(AsyncSessionTest, ARefusedSubmissionSyncsOnTheSpot) {
+  req_.checkpoint_bytes = 100;
+  req_.checkpoint_ms = 3'600'000;
+  auto& s = open();
+  s.set_async_sync([](SyncJob&) { return false; });
+  ASSERT_TRUE(s.next_request());
+  ASSERT_EQ(s.on_response(full(pattern(1000))), Verdict::Accept);
+  feed(pattern(1000).substr(0, 150), 50);
+  EXPECT_EQ(durable_progress(), std::vector<std::uint64_t>{100});
+  EXPECT_FALSE(s.sync_in_flight());
 }
 
 // --- sha256 ---
