@@ -13,8 +13,6 @@
 
 namespace bgcopy {
 
-std::string_view error_context_name(ErrorContext ctx);
-
 struct Error {
   Hresult code = hr::EFail;
   ErrorContext context = ErrorContext::None;

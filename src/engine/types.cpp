@@ -1,81 +1,32 @@
 #include "engine/types.hpp"
 
-#include <array>
-#include <utility>
+#include <bgcopy/types.hpp>
 
 namespace bgcopy::engine {
-namespace {
 
-template <class E, std::size_t N>
-bool parse_enum(std::string_view s, const std::array<std::pair<std::string_view, E>, N>& table,
-                E& out) {
-  for (const auto& [name, value] : table) {
-    if (name.size() != s.size()) continue;
-    bool eq = true;
-    for (std::size_t i = 0; i < s.size() && eq; ++i) {
-      char c = s[i];
-      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      if (c == '-') c = '_';
-      eq = c == name[i];
-    }
-    if (eq) {
-      out = value;
-      return true;
-    }
-  }
-  return false;
-}
-
-constexpr std::array<std::pair<std::string_view, JobState>, 9> kStates{{
-    {"QUEUED", JobState::Queued},
-    {"CONNECTING", JobState::Connecting},
-    {"TRANSFERRING", JobState::Transferring},
-    {"SUSPENDED", JobState::Suspended},
-    {"ERROR", JobState::Error},
-    {"TRANSIENT_ERROR", JobState::TransientError},
-    {"TRANSFERRED", JobState::Transferred},
-    {"ACKNOWLEDGED", JobState::Acknowledged},
-    {"CANCELLED", JobState::Cancelled},
-}};
-constexpr std::array<std::pair<std::string_view, JobPriority>, 4> kPriorities{{
-    {"FOREGROUND", JobPriority::Foreground},
-    {"HIGH", JobPriority::High},
-    {"NORMAL", JobPriority::Normal},
-    {"LOW", JobPriority::Low},
-}};
-constexpr std::array<std::pair<std::string_view, JobType>, 3> kTypes{{
-    {"DOWNLOAD", JobType::Download},
-    {"UPLOAD", JobType::Upload},
-    {"UPLOAD_REPLY", JobType::UploadReply},
-}};
-constexpr std::array<std::pair<std::string_view, ProxyUsage>, 4> kProxy{{
-    {"PRECONFIG", ProxyUsage::Preconfig},
-    {"NO_PROXY", ProxyUsage::NoProxy},
-    {"OVERRIDE", ProxyUsage::Override},
-    {"AUTODETECT", ProxyUsage::Autodetect},
-}};
-
-template <class E, std::size_t N>
-std::string_view name_of(E v, const std::array<std::pair<std::string_view, E>, N>& table) {
-  for (const auto& [name, value] : table) {
-    if (value == v) return name;
-  }
-  return "UNKNOWN";
-}
-
-}  // namespace
+// The engine's enums mirror the public ones value for value; the names live in one table
+// (src/base/enum_names.cpp) shared with the wire and the command line.
+static_assert(static_cast<int>(JobState::Cancelled) ==
+              static_cast<int>(bgcopy::JobState::Cancelled));
+static_assert(static_cast<int>(JobState::TransientError) ==
+              static_cast<int>(bgcopy::JobState::TransientError));
+static_assert(static_cast<int>(JobPriority::Low) == static_cast<int>(bgcopy::JobPriority::Low));
+static_assert(static_cast<int>(JobType::UploadReply) ==
+              static_cast<int>(bgcopy::JobType::UploadReply));
+static_assert(static_cast<int>(ProxyUsage::Autodetect) ==
+              static_cast<int>(bgcopy::ProxyUsage::Autodetect));
 
 std::string_view to_string(JobState s) {
-  return name_of(s, kStates);
+  return bgcopy::state_name(static_cast<bgcopy::JobState>(s));
 }
 std::string_view to_string(JobPriority p) {
-  return name_of(p, kPriorities);
+  return bgcopy::priority_name(static_cast<bgcopy::JobPriority>(p));
 }
 std::string_view to_string(JobType t) {
-  return name_of(t, kTypes);
+  return bgcopy::type_name(static_cast<bgcopy::JobType>(t));
 }
 std::string_view to_string(ProxyUsage p) {
-  return name_of(p, kProxy);
+  return bgcopy::proxy_usage_name(static_cast<bgcopy::ProxyUsage>(p));
 }
 
 std::string_view to_string(WaitReason r) {
@@ -94,19 +45,6 @@ std::string_view to_string(WaitReason r) {
       return "waiting for the application";
   }
   return "none";
-}
-
-bool parse_state(std::string_view s, JobState& out) {
-  return parse_enum(s, kStates, out);
-}
-bool parse_priority(std::string_view s, JobPriority& out) {
-  return parse_enum(s, kPriorities, out);
-}
-bool parse_type(std::string_view s, JobType& out) {
-  return parse_enum(s, kTypes, out);
-}
-bool parse_proxy_usage(std::string_view s, ProxyUsage& out) {
-  return parse_enum(s, kProxy, out);
 }
 
 std::uint32_t JobRecord::current_file() const {

@@ -47,10 +47,6 @@ std::string_view to_string(JobPriority p);
 std::string_view to_string(JobType t);
 std::string_view to_string(ProxyUsage p);
 std::string_view to_string(WaitReason r);
-bool parse_state(std::string_view s, JobState& out);
-bool parse_priority(std::string_view s, JobPriority& out);
-bool parse_type(std::string_view s, JobType& out);
-bool parse_proxy_usage(std::string_view s, ProxyUsage& out);
 
 constexpr bool is_final(JobState s) {
   return s == JobState::Acknowledged || s == JobState::Cancelled;

@@ -1,5 +1,6 @@
 #include "base/error.hpp"
 #include <bgcopy/codes.hpp>
+#include <bgcopy/types.hpp>
 
 #include <gtest/gtest.h>
 
@@ -119,7 +120,7 @@ TEST(Error, FromErrnoIsALocalFileError) {
   EXPECT_EQ(e.code, hresult_from_errno(ENOENT));
   EXPECT_EQ(e.context, ErrorContext::LocalFile);
   EXPECT_EQ(e.message, "open /x: No such file or directory");
-  EXPECT_EQ(error_context_name(e.context), "LOCAL_FILE");
+  EXPECT_EQ(context_name(e.context), "LOCAL_FILE");
 }
 
 }  // namespace
