@@ -1,5 +1,6 @@
 // Micro-benchmarks of engine hot paths on in-memory ports (no I/O): job creation with a file,
-// resume/suspend transitions, and progress checkpoint handling.
+// resume/suspend transitions (alone and with many queued jobs), the loop's timer work, and
+// progress checkpoint handling. The store's side of a checkpoint: bench/store_bench.cpp.
 #include "engine/engine.hpp"
 #include "fakes.hpp"
 
@@ -62,6 +63,30 @@ void BM_DurableProgressEvent(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_DurableProgressEvent);
+
+// Resume (then suspend) one job while N others wait in the queue: before the scheduler kept
+// its jobs indexed this walked and sorted every job per call, so N jobs cost O(N^2) to start.
+void BM_ResumeWithManyQueued(benchmark::State& state) {
+  Bench b;
+  for (int64_t i = 0; i < state.range(0); ++i) (void)b.engine.resume(b.me, b.make_job());
+  JobId id = b.make_job();
+  for (auto _ : state) {
+    (void)b.engine.resume(b.me, id);
+    (void)b.engine.suspend(b.me, id);
+  }
+}
+BENCHMARK(BM_ResumeWithManyQueued)->Arg(100)->Arg(10'000)->Arg(100'000);
+
+// The loop's per-iteration cost: next deadline plus tick with N queued jobs.
+void BM_TickWithManyQueued(benchmark::State& state) {
+  Bench b;
+  for (int64_t i = 0; i < state.range(0); ++i) (void)b.engine.resume(b.me, b.make_job());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(b.engine.next_deadline());
+    b.engine.tick();
+  }
+}
+BENCHMARK(BM_TickWithManyQueued)->Arg(100)->Arg(100'000);
 
 }  // namespace
 }  // namespace bgcopy::engine

@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx-light curl wget bc python3 procps
   clang-format clang-tidy
+  clang libclang-rt-14-dev
+  aria2 hyperfine gnuplot-nox iproute2 time
 )
 
 SUDO=""

@@ -107,6 +107,12 @@ class BGCOPY_API Manager {
   ///   Codes: S_OK; E_ACCESSDENIED (all_users without root); the transport codes.
   Result<std::vector<JobInfo>> enum_jobs(bool all_users = false) const noexcept;
 
+  /// The same list as enum_jobs, as the service wrote it: a compact JSON array of the objects
+  /// that to_json_string(JobInfo) writes (`bgcopy list --json`), without decoding it. For
+  /// very long lists that are passed on as text (100,000 jobs are ~90 MB of JSON).
+  ///   Codes: those of enum_jobs; BG_E_INVALID_SERVER_RESPONSE when the answer is not a list.
+  Result<std::string> enum_jobs_json(bool all_users = false) const noexcept;
+
   /// Opens the event stream (GET /v1/events), for one job or, with no job_id, for every job
   /// the caller may see. Returns once the service has accepted the stream, so every event
   /// the service emits after that reaches the callback (subject to coalescing).

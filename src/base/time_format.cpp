@@ -20,7 +20,17 @@ std::optional<WallTime> parse_rfc3339(std::string_view text) {
   if (end == nullptr || *end != '\0') {
     return std::nullopt;
   }
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  // WallTime counts nanoseconds in 64 bits (years 1677 to 2262); converting a time outside that
+  // would overflow, and the text comes from outside (API answers, the store).
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  constexpr auto kMin = duration_cast<seconds>(WallTime::duration::min()).count();
+  constexpr auto kMax = duration_cast<seconds>(WallTime::duration::max()).count();
+  const std::time_t secs = timegm(&tm);
+  if (secs < kMin || secs > kMax) {
+    return std::nullopt;
+  }
+  return std::chrono::system_clock::from_time_t(secs);
 }
 
 }  // namespace bgcopy

@@ -236,6 +236,16 @@ int cmd_list(Context& ctx, bool all_users, bool json) {
   if (!mgr) {
     return ctx.fail("list", mgr.status());
   }
+  if (json && ctx.json_indent() < 0) {
+    // Compact JSON is what the service already wrote: pass it on rather than decode and
+    // re-encode it (100,000 jobs: ~90 MB).
+    auto text = mgr->enum_jobs_json(all_users);
+    if (!text) {
+      return ctx.fail("list", text.status());
+    }
+    ctx.io().out << *text << '\n';
+    return kExitOk;
+  }
   auto jobs = mgr->enum_jobs(all_users);
   if (!jobs) {
     return ctx.fail("list", jobs.status());

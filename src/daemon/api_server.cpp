@@ -10,6 +10,7 @@
 #include "daemon/convert.hpp"
 #include "daemon/event_feed.hpp"
 #include "proto/api.hpp"
+#include "proto/job_writer.hpp"
 #include "proto/json.hpp"
 
 #include <boost/asio.hpp>
@@ -19,6 +20,7 @@
 
 #include <atomic>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -129,6 +131,8 @@ struct ApiServer::Impl {
   // --- Plumbing ----------------------------------------------------------------------------
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(Stream stream, engine::Caller caller);
+  bool admit(uid_t uid);
+  void release(uid_t uid);
   net::awaitable<bool> write_reply(Stream& stream, const Reply& reply, bool keep_alive,
                                    unsigned version);
   net::awaitable<void> serve_events(Stream& stream, engine::Caller caller,
@@ -158,6 +162,8 @@ struct ApiServer::Impl {
   UserNames names;
 
   std::atomic<std::size_t> connections{0};
+  std::mutex per_uid_mu;
+  std::map<uid_t, std::size_t> per_uid;  // open connections by caller; no zero entries
   // Accept loop only.
   std::uint64_t refused = 0;
   std::chrono::steady_clock::time_point last_refusal_log{};
@@ -192,22 +198,23 @@ net::awaitable<void> ApiServer::Impl::accept_loop() {
       co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
-    if (connections.load() >= options.max_connections) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      socket.close(ec);
+      continue;
+    }
+    if (connections.load() >= options.max_connections || !admit(cred.uid)) {
       // At most one line a minute: a connection flood must not become a log flood.
       const auto now = std::chrono::steady_clock::now();
       ++refused;
       if (now - last_refusal_log >= std::chrono::minutes(1)) {
         log::warn("api: connection limit (" + std::to_string(options.max_connections) +
-                  ") reached; closed " + std::to_string(refused) + " new connection(s)");
+                  " in all, " + std::to_string(options.max_connections_per_uid) +
+                  " per user) reached; closed " + std::to_string(refused) + " new connection(s)");
         last_refusal_log = now;
         refused = 0;
       }
-      socket.close(ec);
-      continue;
-    }
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
       socket.close(ec);
       continue;
     }
@@ -216,6 +223,26 @@ net::awaitable<void> ApiServer::Impl::accept_loop() {
     auto ex = stream.get_executor();
     net::co_spawn(ex, session(std::move(stream), engine::Caller{cred.uid}), log_exception);
   }
+}
+
+// Counts the connection against its uid unless that uid already holds its share (system mode:
+// in user mode every caller is the same user). Root is only held to the overall cap, so an
+// administrator can still get in while a user hoards slots.
+bool ApiServer::Impl::admit(uid_t uid) {
+  std::lock_guard lock(per_uid_mu);
+  std::size_t& n = per_uid[uid];
+  if (options.mode == Mode::System && uid != 0 && n >= options.max_connections_per_uid) {
+    if (n == 0) per_uid.erase(uid);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void ApiServer::Impl::release(uid_t uid) {
+  std::lock_guard lock(per_uid_mu);
+  auto it = per_uid.find(uid);
+  if (it != per_uid.end() && --it->second == 0) per_uid.erase(it);
 }
 
 net::awaitable<bool> ApiServer::Impl::write_reply(Stream& stream, const Reply& reply,
@@ -237,9 +264,13 @@ net::awaitable<bool> ApiServer::Impl::write_reply(Stream& stream, const Reply& r
 
 net::awaitable<void> ApiServer::Impl::session(Stream stream, engine::Caller caller) {
   struct Count {
-    std::atomic<std::size_t>& n;
-    ~Count() { n.fetch_sub(1); }
-  } count{connections};
+    Impl& self;
+    uid_t uid;
+    ~Count() {
+      self.release(uid);
+      self.connections.fetch_sub(1);
+    }
+  } count{*this, caller.uid};
 
   beast::flat_buffer buffer;
   for (;;) {
@@ -513,14 +544,16 @@ Reply ApiServer::Impl::list_jobs(const proto::Target& target, engine::Caller cal
   if (!all) return error_reply(all.error());
   auto views = host.call([&](engine::Engine& e) { return e.enum_jobs(caller, *all); });
   if (!views) return error_reply(views.error());
-  // Serialised one job at a time: a JSON tree of 100,000 jobs would dwarf the text.
+  // Written directly, one job at a time: a JSON tree of 100,000 jobs would dwarf the text, and
+  // building even one tree per job was most of the time `list` took.
   Reply r;
+  r.body.reserve(views->size() * 1024);
   r.body = "{\"jobs\":[";
   bool first = true;
   for (auto& v : *views) {
     if (!first) r.body += ',';
     first = false;
-    r.body += proto::dump(proto::to_json(info_of(v)));
+    proto::append_json(r.body, info_of(v));
     v = engine::JobView{};  // release as we go
   }
   r.body += "]}\n";

@@ -4,8 +4,9 @@
 //
 // Bounded by design: header block 16 KiB (431), body 1 MiB (413), request target 8 KiB (414),
 // a deadline to receive each request (a client that never finishes one is disconnected), a
-// deadline for each write, a cap on simultaneous connections (beyond it new ones are closed),
-// and a bounded queue per event-stream subscriber.
+// deadline for each write, a cap on simultaneous connections and a lower one per caller uid
+// (beyond them new connections are closed, so one local user cannot take every slot), and a
+// bounded queue per event-stream subscriber.
 //
 // Boost stays inside the .cpp: this header is safe to include anywhere.
 #pragma once
@@ -27,6 +28,7 @@ struct ApiOptions {
   std::string version;  // for /v1/health and the Server header
   unsigned threads = 2;
   std::size_t max_connections = 256;
+  std::size_t max_connections_per_uid = 64;         // root is held only to max_connections
   std::chrono::milliseconds read_timeout{30'000};   // to receive one whole request (or idle)
   std::chrono::milliseconds write_timeout{30'000};  // to send one response or event chunk
   std::size_t event_queue_capacity = 1024;          // per event-stream subscriber

@@ -88,6 +88,31 @@ Setting api_integer(std::string_view key, std::uint32_t ApiLimits::*field, std::
                  }};
 }
 
+// A [transfer] tuning key: an integer, or for byte counts also a string with a unit.
+template <class T>
+Setting tuning(std::string_view key, T TransferTuning::*field, std::uint64_t lo, std::uint64_t hi,
+               bool byte_count) {
+  return Setting{key,
+                 [key, field, lo, hi, byte_count](const toml::node& n, DaemonConfig& c,
+                                                  const std::string& where) -> Status {
+                   std::optional<std::uint64_t> v;
+                   if (auto i = n.value_exact<std::int64_t>(); i && *i >= 0) {
+                     v = static_cast<std::uint64_t>(*i);
+                   } else if (auto s = n.value_exact<std::string>(); s && byte_count) {
+                     v = parse_byte_size(*s);
+                   }
+                   if (!v || *v < lo || *v > hi) {
+                     return Error::make(hr::EInvalidArg,
+                                        where + ": " + std::string(key) + ": expected " +
+                                            (byte_count ? "a byte count" : "an integer") +
+                                            " from " + std::to_string(lo) + " to " +
+                                            std::to_string(hi));
+                   }
+                   c.transfer.*field = static_cast<T>(*v);
+                   return {};
+                 }};
+}
+
 const std::vector<Setting>& settings() {
   using E = engine::EngineConfig;
   static const std::vector<Setting> kSettings = [] {
@@ -119,8 +144,15 @@ const std::vector<Setting>& settings() {
     s.push_back(integer("transfer.checkpoint_ms", &E::checkpoint_ms, 10, 3'600'000));
     s.push_back(integer("transfer.stall_timeout", &E::stall_timeout_s, 1, 86400));
     s.push_back(integer("transfer.connect_timeout", &E::connect_timeout_s, 1, 3600));
+    s.push_back(tuning("transfer.connections_per_file", &TransferTuning::connections_per_file, 1,
+                       16, false));
+    s.push_back(tuning("transfer.segment_min_size", &TransferTuning::segment_min_size, 64 * 1024,
+                       1ULL << 40, true));
     s.push_back(api_integer("api.request_timeout", &ApiLimits::request_timeout_s, 1, 3600));
     s.push_back(api_integer("api.max_connections", &ApiLimits::max_connections, 1, 65536));
+    s.push_back(api_integer("api.max_connections_per_user", &ApiLimits::max_connections_per_user, 1,
+                            65536));
+    s.push_back(api_integer("api.write_timeout", &ApiLimits::write_timeout_s, 1, 3600));
     return s;
   }();
   return kSettings;

@@ -26,6 +26,8 @@
 //   checkpoint_ms = 1000          # ... or this often, whichever comes first
 //   stall_timeout = 60            # seconds without a byte: transient error
 //   connect_timeout = 30          # seconds
+//   connections_per_file = 1      # 1..16 connections per http(s) file; > 1 splits large files
+//   segment_min_size = "4MiB"     # files with less than twice this left are never split
 //
 //   [api]
 //   request_timeout = 30          # seconds to receive one whole request; idle keep-alive too
@@ -45,10 +47,19 @@ namespace bgcopy::daemon {
 struct ApiLimits {
   std::uint32_t request_timeout_s = 30;
   std::uint32_t max_connections = 256;
+  std::uint32_t max_connections_per_user = 64;  // root exempt (held to max_connections)
+  std::uint32_t write_timeout_s = 30;           // to send one response or event chunk
+};
+
+/// Segmented downloads ([transfer]): handed to transfer::CurlTransfer.
+struct TransferTuning {
+  std::uint32_t connections_per_file = 1;  // polite by default: one connection per file
+  std::uint64_t segment_min_size = std::uint64_t{4} << 20;
 };
 
 struct DaemonConfig {
   engine::EngineConfig engine;
+  TransferTuning transfer;
   ApiLimits api;
   std::optional<log::Level> log_level;  // unset: the command line's or the default
 };

@@ -36,8 +36,11 @@ Result<std::unique_ptr<Service>> Service::open(const ServiceOptions& options) {
   s->staging_ = std::make_unique<fs::LocalStaging>();
   Service* raw = s.get();
   // Transfer events arrive on the curl thread; the host queues them for the engine thread.
+  transfer::CurlTransferOptions transfer_options;
+  transfer_options.connections_per_file = options.connections_per_file;
+  transfer_options.segment_min_size = options.segment_min_size;
   s->transfer_ = std::make_unique<transfer::CurlTransfer>(
-      [raw](engine::TransferEvent ev) { raw->host_->post(std::move(ev)); });
+      [raw](engine::TransferEvent ev) { raw->host_->post(std::move(ev)); }, transfer_options);
   s->host_ = std::make_unique<EngineHost>(options.config, s->clock_, *s->store_, *s->transfer_,
                                           *s->staging_, s->hub_);
   BGCOPY_TRY(s->host_->start());

@@ -25,6 +25,8 @@ namespace bgcopy::daemon {
 struct ServiceOptions {
   std::string state_dir;  // created 0700 if missing; holds bgcopy.db and the lock file
   engine::EngineConfig config;
+  std::uint32_t connections_per_file = 1;  // bgcopyd.toml [transfer], see config.hpp
+  std::uint64_t segment_min_size = std::uint64_t{4} << 20;
 };
 
 class Service {

@@ -46,6 +46,9 @@ struct Engine::Live {
   std::optional<MonoTime> no_progress_due;
   std::optional<MonoTime> run_started;    // entered CONNECTING (for max download time)
   std::optional<MonoTime> slice_started;  // background time slice
+  // rec.times.modified on the monotonic clock, for inactivity retention: a wall-clock jump
+  // must not cancel (or immortalise) jobs.
+  MonoTime touched{};
 };
 
 Engine::Engine(EngineConfig config, const Clock& clock, JobStore& store, TransferPort& transfer,
@@ -68,6 +71,7 @@ Status Engine::load() {
   const MonoTime mono_now = clock_.mono();
   const WallTime wall_now = clock_.wall();
   std::vector<JobRecord> records = std::move(loaded).value();
+  jobs_.reserve(records.size());
   // Oldest first so round-robin order follows creation.
   std::sort(records.begin(), records.end(), [](const JobRecord& a, const JobRecord& b) {
     return a.times.created < b.times.created;
@@ -77,12 +81,23 @@ Status Engine::load() {
     live->rec = std::move(rec);
     JobRecord& r = live->rec;
     bool changed = false;
-    if (is_active(r.state)) {
-      r.state = JobState::Queued;
+    if (is_active(r.state) && r.state != JobState::Queued) {
+      r.state = JobState::Queued;  // a transfer that was running is queued again
       changed = true;
     }
     for (auto& f : r.files) {
-      if (f.completed) continue;
+      if (f.completed) {
+        // complete() recorded this rename and was stopped before (or while) doing it.
+        if (staging_.staging_size(f)) {
+          if (auto st = staging_.finalize(r.owner, f); !st) {
+            log::warn("job " + r.id.to_string() + ": could not finish moving " + f.spec.local_path +
+                      " into place: " + st.error().message);
+            f.completed = false;  // complete can be called again
+            changed = true;
+          }
+        }
+        continue;
+      }
       std::optional<std::uint64_t> real = staging_.staging_size(f);
       if (f.transferred) {
         // A transferred file must still be whole in staging; if it vanished (for instance a
@@ -93,7 +108,7 @@ Status Engine::load() {
           f.transferred = false;
           f.verified = false;
           f.bytes_transferred = 0;
-          (void)staging_.remove(f);
+          (void)staging_.remove(r.owner, f);
           changed = true;
           if (r.state == JobState::Transferred) r.state = JobState::Queued;
         }
@@ -105,7 +120,7 @@ Status Engine::load() {
         changed = true;
       } else if (held > f.bytes_transferred) {
         // Bytes past the last checkpoint were never synced: they may be garbage after a crash.
-        (void)staging_.truncate(f, f.bytes_transferred);
+        (void)staging_.truncate(r.owner, f, f.bytes_transferred);
       }
     }
     if (r.state == JobState::TransientError) {
@@ -128,6 +143,12 @@ Status Engine::load() {
     for (std::size_t i = 0; i < r.files.size(); ++i)
       live->durable[i] = r.files[i].bytes_transferred;
     live->queue_seq = next_queue_seq_++;
+    // Monotonic time does not survive a restart: the wall-clock age is all there is, clamped
+    // so a modified time in the future counts as now.
+    const auto age = std::clamp<std::chrono::system_clock::duration>(
+        wall_now - r.times.modified, std::chrono::system_clock::duration::zero(),
+        Seconds(config_.inactivity_retention_s) + Seconds(1));
+    live->touched = mono_now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(age);
     if (changed) {
       if (auto st = store_.update(r); !st) {
         log::warn("job " + r.id.to_string() +
@@ -136,7 +157,8 @@ Status Engine::load() {
     }
     JobId id = r.id;
     jobs_per_owner_[r.owner] += 1;
-    jobs_.emplace(id, std::move(live));
+    Live* placed = jobs_.emplace(id, std::move(live)).first->second.get();
+    reindex(*placed);
   }
   next_retention_check_ = mono_now;
   check_retention();
@@ -186,6 +208,7 @@ Status Engine::persist(Live& job) {
 
 void Engine::touch(Live& job) {
   job.rec.times.modified = clock_.wall();
+  job.touched = clock_.mono();
 }
 
 void Engine::emit(const Live& job, Event::Kind kind, std::optional<std::uint32_t> file) {
@@ -208,6 +231,7 @@ void Engine::set_state(Live& job, JobState state) {
   }
   job.rec.state = state;
   touch(job);
+  reindex(job);
 }
 
 void Engine::stop_transfer(Live& job) {
@@ -215,6 +239,7 @@ void Engine::stop_transfer(Live& job) {
   std::uint32_t idx = job.rec.current_file();
   std::optional<std::uint64_t> durable = transfer_.stop(job.rec.id);
   job.transfer_id = 0;
+  reindex(job);
   if (durable && idx < job.rec.files.size()) {
     job.durable[idx] = *durable;
     job.rec.files[idx].bytes_transferred = *durable;
@@ -253,11 +278,12 @@ Result<JobId> Engine::create_job(const Caller& caller, const std::string& displa
   r.state = JobState::Suspended;
   r.settings.display_name = display_name;
   r.times.created = r.times.modified = clock_.wall();
+  live->touched = clock_.mono();
   BGCOPY_TRY(store_.insert(r));
   JobId id = r.id;
   live->queue_seq = next_queue_seq_++;
   jobs_per_owner_[r.owner] += 1;
-  jobs_.emplace(id, std::move(live));
+  reindex(*jobs_.emplace(id, std::move(live)).first->second);
   return id;
 }
 
@@ -321,6 +347,7 @@ Status Engine::add_files(const Caller& caller, const JobId& id, std::vector<File
   }
   const std::size_t before = job.rec.files.size();
   const WallTime old_modified = job.rec.times.modified;
+  const MonoTime old_touched = job.touched;
   for (auto& f : added) {
     job.rec.files.push_back(std::move(f));
     job.durable.push_back(0);
@@ -330,6 +357,7 @@ Status Engine::add_files(const Caller& caller, const JobId& id, std::vector<File
     job.rec.files.resize(before);
     job.durable.resize(before);
     job.rec.times.modified = old_modified;
+    job.touched = old_touched;
     return st;
   }
   emit(job, Event::Kind::JobModification);
@@ -356,11 +384,13 @@ Status Engine::resume(const Caller& caller, const JobId& id) {
   r.active_ms = 0;
   if (auto st = persist(job); !st) {
     r = saved;
+    reindex(job);
     return st;
   }
   job.retry_due.reset();
   job.no_progress_due.reset();
   job.queue_seq = next_queue_seq_++;
+  reindex(job);
   emit(job, Event::Kind::JobModification);
   schedule();
   return {};
@@ -382,11 +412,13 @@ Status Engine::suspend(const Caller& caller, const JobId& id) {
     // The transfer is already stopped; put the job back where the scheduler will find it.
     r = saved;
     if (is_active(r.state)) r.state = JobState::Queued;
+    reindex(job);
     schedule();
     return st;
   }
   job.retry_due.reset();
   job.no_progress_due.reset();
+  reindex(job);
   emit(job, Event::Kind::JobModification);
   schedule();
   return {};
@@ -395,6 +427,7 @@ Status Engine::suspend(const Caller& caller, const JobId& id) {
 void Engine::make_final(Live& job, JobState final_state) {
   JobId id = job.rec.id;
   uid_t owner = job.rec.owner;
+  index_.remove(&job);
   if (auto it = jobs_per_owner_.find(owner); it != jobs_per_owner_.end() && --it->second == 0) {
     jobs_per_owner_.erase(it);
   }
@@ -420,7 +453,7 @@ Result<Hresult> Engine::cancel(const Caller& caller, const JobId& id) {
   for (std::size_t i = 0; i < r.files.size(); ++i) {
     auto& f = r.files[i];
     if (f.completed) continue;
-    if (auto st = staging_.remove(f); !st) {
+    if (auto st = staging_.remove(r.owner, f); !st) {
       log::warn("cancel " + r.id.to_string() + ": " + st.error().message);
       result = hr::BgSUnableToDeleteFiles;
     }
@@ -430,6 +463,7 @@ Result<Hresult> Engine::cancel(const Caller& caller, const JobId& id) {
   }
   if (auto st = store_.remove(r.id); !st) {
     if (is_active(r.state)) r.state = JobState::Queued;
+    reindex(job);
     (void)persist(job);
     schedule();
     return std::move(st).error();
@@ -451,11 +485,18 @@ Result<Hresult> Engine::complete(const Caller& caller, const JobId& id) {
     return invalid_state(r, "complete");
   }
   stop_transfer(job);
-  // Renames first, each recorded as soon as it is done so a crash never renames twice.
+  // Each rename is recorded before it is done (completed = "to be at its final name"), so a
+  // crash between the rename and its record can never make load() take the renamed file for
+  // a lost staging file and fetch it again: load() finishes a recorded rename instead.
   for (std::uint32_t i = 0; i < r.files.size(); ++i) {
     auto& f = r.files[i];
     if (f.completed || !f.transferred) continue;
-    if (auto st = staging_.finalize(r.owner, f); !st) {
+    f.completed = true;
+    Status st = store_.update_file(r.id, i, f);
+    if (st) st = staging_.finalize(r.owner, f);
+    if (!st) {
+      f.completed = false;
+      (void)store_.update_file(r.id, i, f);
       Error e = std::move(st).error();
       e.file_index = i;
       // Leave the job where complete can be retried (BITS keeps it TRANSFERRED).
@@ -466,11 +507,6 @@ Result<Hresult> Engine::complete(const Caller& caller, const JobId& id) {
       schedule();
       return e;
     }
-    f.completed = true;
-    if (auto st = store_.update_file(r.id, i, f); !st) {
-      log::warn("complete " + r.id.to_string() +
-                ": could not record rename: " + st.error().message);
-    }
   }
   Hresult result = hr::SOk;
   bool undeleted = false;
@@ -478,7 +514,7 @@ Result<Hresult> Engine::complete(const Caller& caller, const JobId& id) {
     auto& f = r.files[i];
     if (f.completed) continue;
     result = hr::BgSPartialComplete;
-    if (auto st = staging_.remove(f); !st) {
+    if (auto st = staging_.remove(r.owner, f); !st) {
       log::warn("complete " + r.id.to_string() + ": " + st.error().message);
       undeleted = true;
     }
@@ -646,14 +682,14 @@ Status Engine::set_settings(const Caller& caller, const JobId& id, const Setting
   emit(job, Event::Kind::JobModification);
   // Priority and limits can change who runs now.
   if (saved.settings.priority != s.priority) {
+    reindex(job);
     schedule();
     // A running job that crossed the foreground/background line keeps its transfer, so its
     // rate cap (and the background jobs' shares) must follow.
     if (config_.background_bandwidth_bps != 0) {
       const std::uint64_t rate = background_rate();
-      for (auto& [jid, j] : jobs_) {
-        if (j->transfer_id == 0) continue;
-        transfer_.set_rate_limit(jid, is_background(j->rec.settings.priority) ? rate : 0);
+      for (Live* j : index_.running()) {
+        transfer_.set_rate_limit(j->rec.id, is_background(j->rec.settings.priority) ? rate : 0);
       }
     }
   }
@@ -760,6 +796,10 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
       touch(job);
       if (auto st = store_.update_file(r.id, ev.file_index, f); !st) {
         // Without a record of the finished file we cannot promise it: treat as a local fault.
+        // The file is not transferred until recorded, so the retry records it (its bytes are
+        // all durable, so that costs no request) instead of declaring the job TRANSFERRED.
+        f.transferred = false;
+        f.verified = false;
         enter_transient_error(job, st.error(), std::nullopt);
         break;
       }
@@ -788,6 +828,7 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
       break;
     }
   }
+  reindex(job);
   if (ev.kind == Kind::FileDone || ev.kind == Kind::Failed) schedule();
 }
 
@@ -822,6 +863,7 @@ void Engine::enter_transient_error(Live& job, Error error,
                 /*count_failure=*/false);  // one failure, already counted
     return;
   }
+  reindex(job);
   if (auto st = persist(job); !st) {
     log::warn("job " + r.id.to_string() + ": " + st.error().message);
   }
@@ -838,6 +880,7 @@ void Engine::enter_error(Live& job, Error error, bool count_failure) {
   r.retry_after_from_server = false;
   job.retry_due.reset();
   job.no_progress_due.reset();
+  reindex(job);
   if (auto st = persist(job); !st) {
     log::warn("job " + r.id.to_string() + ": " + st.error().message);
   }
@@ -863,11 +906,40 @@ void Engine::enter_transferred(Live& job) {
 std::uint64_t Engine::background_rate() const {
   if (config_.background_bandwidth_bps == 0) return 0;
   std::uint64_t running = 0;
-  for (const auto& [id, j] : jobs_) {
-    if (j->transfer_id != 0 && is_background(j->rec.settings.priority)) ++running;
+  for (const Live* j : index_.running()) {
+    if (is_background(j->rec.settings.priority)) ++running;
   }
   return std::max<std::uint64_t>(
       1, config_.background_bandwidth_bps / std::max<std::uint64_t>(1, running));
+}
+
+ScheduleIndex<Engine::Live>::Keys Engine::index_keys(const Live& job) const {
+  const JobRecord& r = job.rec;
+  ScheduleIndex<Live>::Keys k;
+  k.id = r.id;
+  k.active = is_active(r.state);
+  k.background = is_background(r.settings.priority);
+  k.priority = r.settings.priority;
+  k.queue_seq = job.queue_seq;
+  k.running = job.transfer_id != 0;
+  if (r.state == JobState::TransientError) {
+    for (const auto& t : {job.retry_due, job.no_progress_due}) {
+      if (t && (!k.timer || *t < *k.timer)) k.timer = t;
+    }
+  }
+  return k;
+}
+
+void Engine::reindex(Live& job) {
+  index_.update(&job, index_keys(job));
+}
+
+bool Engine::indexes_consistent() const {
+  for (const auto& [id, j] : jobs_) {
+    auto keys = index_.keys_of(j.get());
+    if (!keys || !(*keys == index_keys(*j))) return false;
+  }
+  return true;
 }
 
 void Engine::start_transfer(Live& job) {
@@ -895,52 +967,57 @@ void Engine::start_transfer(Live& job) {
   req.stall_timeout_s = config_.stall_timeout_s;
   req.connect_timeout_s = config_.connect_timeout_s;
   job.transfer_id = req.transfer_id;
+  reindex(job);
   transfer_.start(req);
 }
 
 void Engine::schedule() {
-  std::vector<Live*> background;
-  for (auto& [id, jp] : jobs_) {
-    Live& j = *jp;
-    if (!is_active(j.rec.state)) continue;
-    if (!is_background(j.rec.settings.priority)) {
-      if (j.transfer_id == 0) start_transfer(j);  // every FOREGROUND job runs at once
-      continue;
-    }
-    background.push_back(&j);
+  // Every FOREGROUND job runs at once, in queue order so starts are deterministic.
+  std::vector<Live*> foreground;
+  for (Live* j : index_.foreground_active()) {
+    if (j->transfer_id == 0) foreground.push_back(j);
   }
-  // Strict priority, then round-robin order (a job whose slice ended moved to the back).
-  std::sort(background.begin(), background.end(), [](const Live* a, const Live* b) {
-    if (a->rec.settings.priority != b->rec.settings.priority) {
-      return a->rec.settings.priority < b->rec.settings.priority;
-    }
-    return a->queue_seq < b->queue_seq;
-  });
+  std::sort(foreground.begin(), foreground.end(),
+            [](const Live* a, const Live* b) { return a->queue_seq < b->queue_seq; });
+  for (Live* j : foreground) start_transfer(*j);
+
+  // Background: the first `slots` jobs in strict priority, then round-robin order (a job whose
+  // slice ended moved to the back) may run; a running job outside them is preempted.
   const std::size_t slots = std::max<std::uint32_t>(1, config_.max_background_jobs);
-  bool changed = false;
-  for (std::size_t i = slots; i < background.size(); ++i) {
-    Live& j = *background[i];
-    if (j.transfer_id != 0) {
-      stop_transfer(j);  // preempted: partial data is kept
-      set_state(j, JobState::Queued);
-      emit(j, Event::Kind::JobModification);
-      changed = true;
+  std::vector<Live*> top;
+  for (const auto& entry : index_.background_queue()) {
+    if (top.size() == slots) break;
+    top.push_back(std::get<Live*>(entry));
+  }
+  std::vector<Live*> preempted;
+  for (Live* j : index_.running()) {
+    if (is_background(j->rec.settings.priority) &&
+        std::find(top.begin(), top.end(), j) == top.end()) {
+      preempted.push_back(j);
     }
   }
-  for (std::size_t i = 0; i < std::min(slots, background.size()); ++i) {
-    Live& j = *background[i];
-    if (j.transfer_id == 0 && j.rec.state == JobState::Queued) {
-      j.slice_started = clock_.mono();
-      start_transfer(j);
+  std::sort(preempted.begin(), preempted.end(),
+            [](const Live* a, const Live* b) { return a->queue_seq < b->queue_seq; });
+  bool changed = false;
+  for (Live* j : preempted) {
+    stop_transfer(*j);  // preempted: partial data is kept
+    set_state(*j, JobState::Queued);
+    emit(*j, Event::Kind::JobModification);
+    changed = true;
+  }
+  for (Live* j : top) {
+    if (j->transfer_id == 0 && j->rec.state == JobState::Queued) {
+      j->slice_started = clock_.mono();
+      start_transfer(*j);
       changed = true;
-    } else if (!j.slice_started) {
-      j.slice_started = clock_.mono();
+    } else if (!j->slice_started) {
+      j->slice_started = clock_.mono();
     }
   }
   if (changed && config_.background_bandwidth_bps != 0) {
     const std::uint64_t rate = background_rate();
-    for (Live* j : background) {
-      if (j->transfer_id != 0) transfer_.set_rate_limit(j->rec.id, rate);
+    for (Live* j : index_.running()) {
+      if (is_background(j->rec.settings.priority)) transfer_.set_rate_limit(j->rec.id, rate);
     }
   }
 }
@@ -950,10 +1027,10 @@ void Engine::check_retention() {
   if (now < next_retention_check_) return;
   next_retention_check_ = now + kRetentionCheckEvery;
   if (config_.inactivity_retention_s == 0) return;
-  const WallTime cutoff = clock_.wall() - Seconds(config_.inactivity_retention_s);
+  const auto limit = Seconds(config_.inactivity_retention_s);
   std::vector<std::pair<JobId, uid_t>> stale;
   for (const auto& [id, j] : jobs_) {
-    if (j->rec.times.modified < cutoff && j->transfer_id == 0) stale.emplace_back(id, j->rec.owner);
+    if (now - j->touched > limit && j->transfer_id == 0) stale.emplace_back(id, j->rec.owner);
   }
   for (const auto& [id, owner] : stale) {
     log::info("job " + id.to_string() + " untouched for " +
@@ -967,29 +1044,33 @@ std::optional<MonoTime> Engine::next_deadline() const {
   auto consider = [&](std::optional<MonoTime> t) {
     if (t && (!best || *t < *best)) best = t;
   };
+  if (!index_.timers().empty()) consider(std::get<MonoTime>(*index_.timers().begin()));
   // Slices matter only when an equal-priority background job is waiting.
-  std::vector<int> waiting(4, 0);
-  for (const auto& [id, j] : jobs_) {
-    if (j->rec.state == JobState::Queued && j->transfer_id == 0) {
-      waiting[static_cast<std::size_t>(j->rec.settings.priority)] += 1;
-    }
-  }
-  for (const auto& [id, j] : jobs_) {
+  const auto waiting = waiting_background();
+  for (const Live* j : index_.running()) {
     const JobRecord& r = j->rec;
-    if (r.state == JobState::TransientError) {
-      consider(j->retry_due);
-      consider(j->no_progress_due);
-    }
-    if (j->transfer_id != 0 && j->run_started) {
-      auto used = Millis(r.active_ms);
-      consider(*j->run_started + (Seconds(r.settings.max_download_time_s) - used));
-      if (is_background(r.settings.priority) && j->slice_started &&
-          waiting[static_cast<std::size_t>(r.settings.priority)] > 0) {
-        consider(*j->slice_started + Seconds(config_.time_slice_s));
-      }
+    if (!j->run_started) continue;
+    auto used = Millis(r.active_ms);
+    consider(*j->run_started + (Seconds(r.settings.max_download_time_s) - used));
+    if (is_background(r.settings.priority) && j->slice_started &&
+        waiting[static_cast<std::size_t>(r.settings.priority)] > 0) {
+      consider(*j->slice_started + Seconds(config_.time_slice_s));
     }
   }
   return best;
+}
+
+std::array<std::size_t, 4> Engine::waiting_background() const {
+  std::array<std::size_t, 4> waiting{};
+  for (std::size_t p = 0; p < waiting.size(); ++p) {
+    waiting[p] = index_.background_active(static_cast<JobPriority>(p));
+  }
+  for (const Live* j : index_.running()) {
+    if (is_background(j->rec.settings.priority)) {
+      waiting[static_cast<std::size_t>(j->rec.settings.priority)] -= 1;
+    }
+  }
+  return waiting;
 }
 
 void Engine::tick() {
@@ -998,36 +1079,35 @@ void Engine::tick() {
   std::vector<Live*> due_no_progress;
   std::vector<Live*> due_max_time;
   bool slice_rotated = false;
-  std::vector<int> waiting(4, 0);
-  for (auto& [id, j] : jobs_) {
-    if (j->rec.state == JobState::Queued && j->transfer_id == 0) {
-      waiting[static_cast<std::size_t>(j->rec.settings.priority)] += 1;
+  for (const auto& [due, id, j] : index_.timers()) {
+    if (due > now) break;
+    if (j->no_progress_due && *j->no_progress_due <= now) {
+      due_no_progress.push_back(j);
+    } else if (j->retry_due && *j->retry_due <= now) {
+      due_retry.push_back(j);
     }
   }
-  for (auto& [id, jp] : jobs_) {
+  const auto waiting = waiting_background();
+  std::vector<Live*> running(index_.running().begin(), index_.running().end());
+  std::sort(running.begin(), running.end(),
+            [](const Live* a, const Live* b) { return a->queue_seq < b->queue_seq; });
+  for (Live* jp : running) {
     Live& j = *jp;
     const JobRecord& r = j.rec;
-    if (r.state == JobState::TransientError) {
-      if (j.no_progress_due && *j.no_progress_due <= now) {
-        due_no_progress.push_back(&j);
-      } else if (j.retry_due && *j.retry_due <= now) {
-        due_retry.push_back(&j);
-      }
+    if (!j.run_started) continue;
+    auto used = Millis(r.active_ms) + std::chrono::duration_cast<Millis>(now - *j.run_started);
+    if (used >= Seconds(r.settings.max_download_time_s)) {
+      due_max_time.push_back(&j);
+      continue;
     }
-    if (j.transfer_id != 0 && j.run_started) {
-      auto used = Millis(r.active_ms) + std::chrono::duration_cast<Millis>(now - *j.run_started);
-      if (used >= Seconds(r.settings.max_download_time_s)) {
-        due_max_time.push_back(&j);
-        continue;
-      }
-      if (is_background(r.settings.priority) && j.slice_started &&
-          now - *j.slice_started >= Seconds(config_.time_slice_s) &&
-          waiting[static_cast<std::size_t>(r.settings.priority)] > 0) {
-        // Slice used up while an equal job waits: move to the back of the line.
-        j.queue_seq = next_queue_seq_++;
-        j.slice_started.reset();
-        slice_rotated = true;
-      }
+    if (is_background(r.settings.priority) && j.slice_started &&
+        now - *j.slice_started >= Seconds(config_.time_slice_s) &&
+        waiting[static_cast<std::size_t>(r.settings.priority)] > 0) {
+      // Slice used up while an equal job waits: move to the back of the line.
+      j.queue_seq = next_queue_seq_++;
+      j.slice_started.reset();
+      reindex(j);
+      slice_rotated = true;
     }
   }
   for (Live* j : due_no_progress) {
@@ -1046,6 +1126,7 @@ void Engine::tick() {
     j->rec.retry_at.reset();
     j->rec.retry_after_from_server = false;
     j->queue_seq = next_queue_seq_++;
+    reindex(*j);
     (void)persist(*j);
     emit(*j, Event::Kind::JobModification);
   }

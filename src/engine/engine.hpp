@@ -8,8 +8,10 @@
 #include "base/error.hpp"
 #include "engine/config.hpp"
 #include "engine/ports.hpp"
+#include "engine/schedule_index.hpp"
 #include "engine/types.hpp"
 
+#include <array>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -114,6 +116,9 @@ class Engine {
 
   std::size_t job_count() const { return jobs_.size(); }
 
+  /// Whether the scheduler's index agrees with every job (O(n); for tests).
+  bool indexes_consistent() const;
+
  private:
   struct Live;
 
@@ -134,6 +139,9 @@ class Engine {
   void account_active_time(Live& job);
   JobView view_of(const Live& job) const;
   std::uint64_t background_rate() const;
+  ScheduleIndex<Live>::Keys index_keys(const Live& job) const;
+  void reindex(Live& job);
+  std::array<std::size_t, 4> waiting_background() const;  // queued, not running, per priority
 
   EngineConfig config_;
   const Clock& clock_;
@@ -143,6 +151,7 @@ class Engine {
   EventSink& events_;
 
   std::unordered_map<JobId, std::unique_ptr<Live>> jobs_;
+  ScheduleIndex<Live> index_;  // after jobs_: destroyed first, it points into it
   std::unordered_map<uid_t, std::size_t> jobs_per_owner_;  // for the per-user job limit
   // Recently final jobs, so a call through a held id answers DO_E_INVALID_STATE rather than
   // DO_E_JOB_NOT_FOUND. Bounded; in memory only.

@@ -93,12 +93,12 @@ class StagingPort {
   /// fsync the staging file, set its mtime, rename it to local_path relative to the directory
   /// descriptor, fsync the directory.
   virtual Status finalize(uid_t owner, const FileRecord& file) = 0;
-  /// Deletes the staging file; a missing file is success.
-  virtual Status remove(const FileRecord& file) = 0;
+  /// Deletes the staging file (with the owner's rights); a missing file is success.
+  virtual Status remove(uid_t owner, const FileRecord& file) = 0;
   /// Current size of the staging file, or nullopt if it does not exist.
   virtual std::optional<std::uint64_t> staging_size(const FileRecord& file) = 0;
   /// Cuts the staging file to size bytes (used to drop bytes past the last checkpoint).
-  virtual Status truncate(const FileRecord& file, std::uint64_t size) = 0;
+  virtual Status truncate(uid_t owner, const FileRecord& file, std::uint64_t size) = 0;
 };
 
 struct Event {

@@ -139,7 +139,9 @@ int run(const Options& opt) {
       !st) {
     return fail(st.error().message);
   }
-  auto service = daemon::Service::open(daemon::ServiceOptions{paths->state_dir, config->engine});
+  auto service = daemon::Service::open(daemon::ServiceOptions{paths->state_dir, config->engine,
+                                                              config->transfer.connections_per_file,
+                                                              config->transfer.segment_min_size});
   if (!service) return fail(service.error().message);
 
   UniqueFd listening;
@@ -163,7 +165,9 @@ int run(const Options& opt) {
   api.mode = mode;
   api.version = BGCOPY_VERSION;
   api.max_connections = config->api.max_connections;
+  api.max_connections_per_uid = config->api.max_connections_per_user;
   api.read_timeout = std::chrono::seconds(config->api.request_timeout_s);
+  api.write_timeout = std::chrono::seconds(config->api.write_timeout_s);
   daemon::ApiServer server((*service)->host(), (*service)->events(), api);
   if (auto st = server.start(std::move(listening)); !st) return fail(st.error().message);
 

@@ -1,5 +1,8 @@
 #include "fs/access.hpp"
 
+#include <linux/magic.h>
+#include <sys/statfs.h>
+
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -108,6 +111,26 @@ bool user_can_read_path(uid_t uid, const std::string& path) {
 bool user_can_reach_dir(uid_t uid, const std::string& dir, const std::string& resolved) {
   const UserIdentity id = identity_of(uid);
   return may_search_ancestors(id, dir) && (resolved.empty() || may_search_ancestors(id, resolved));
+}
+
+bool on_kernel_pseudo_fs(int fd) {
+  struct statfs sfs {};
+  if (fstatfs(fd, &sfs) != 0) {
+    return false;
+  }
+  switch (static_cast<unsigned long>(sfs.f_type)) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEVPTS_SUPER_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case DEBUGFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case TRACEFS_MAGIC:
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool acting_for_other_user(uid_t owner) {

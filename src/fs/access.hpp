@@ -44,6 +44,10 @@ bool user_can_read_path(uid_t uid, const std::string& path);
 /// whether the owner could reach it by name at all. `dir` itself is not checked.
 bool user_can_reach_dir(uid_t uid, const std::string& dir, const std::string& resolved);
 
+/// True when the open descriptor is on a kernel pseudo filesystem (proc, sysfs, devpts, cgroup,
+/// debugfs, securityfs, tracefs): never a destination nor a source, whatever name led there.
+bool on_kernel_pseudo_fs(int fd);
+
 /// True when this process runs as root and acts for someone else, i.e. when permission checks
 /// and chown on the owner's behalf are needed.
 bool acting_for_other_user(uid_t owner);

@@ -3,10 +3,11 @@
 // renameat, unlinkat, fstatat with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW), so a symlink planted at
 // the final or staging name is never followed.
 //
-// When the daemon runs as root for another owner, every call that creates or renames re-checks
-// on the opened directory (not on its path) that the owner may write it, and hands the file to
-// the owner with fchown. That check on the descriptor also covers a parent directory that was
-// swapped for a symlink after add time.
+// When the daemon runs as root for another owner, every path walk and every call that opens,
+// creates, renames or deletes a name runs with the owner's filesystem identity
+// (ScopedFsCredentials), so the kernel applies the owner's rights at the moment of the call: a
+// parent directory swapped for a symlink after add time leads only where the owner could write
+// anyway. The mode-bit checks of access.hpp run on the opened directory as defence in depth.
 //
 // Thread-safety: the object is stateless; every member may be called from any thread.
 #pragma once
@@ -40,11 +41,11 @@ class LocalStaging final : public engine::StagingPort {
   /// Errors: 0xC0D00000 + errno (context LOCAL_FILE) naming the path; E_ACCESSDENIED when the
   /// owner lost write access to the directory; E_INVALIDARG for a missing parent.
   Status finalize(uid_t owner, const engine::FileRecord& file) override;
-  Status remove(const engine::FileRecord& file) override;
+  Status remove(uid_t owner, const engine::FileRecord& file) override;
   std::optional<std::uint64_t> staging_size(const engine::FileRecord& file) override;
-  /// Cuts the file to `size` bytes and syncs it; never grows it. A missing file is fine when
-  /// size is 0.
-  Status truncate(const engine::FileRecord& file, std::uint64_t size) override;
+  /// Cuts the file to `size` bytes and syncs it; never grows it, and never cuts bytes that its
+  /// segment map (segment_map.hpp) names as durable. A missing file is fine when size is 0.
+  Status truncate(uid_t owner, const engine::FileRecord& file, std::uint64_t size) override;
 
  private:
   mode_t final_mode_ = 0644;
@@ -63,7 +64,7 @@ Result<UniqueFd> open_parent_dir(const std::string& local_path, uid_t owner);
 /// 0xC0D00000 + errno (context LOCAL_FILE) for I/O failures.
 Result<UniqueFd> open_staging_for_write(const engine::FileRecord& file, uid_t owner);
 
-/// Opens the existing staging file read-only (O_NOFOLLOW), e.g. to hash it.
-Result<UniqueFd> open_staging_for_read(const engine::FileRecord& file);
+/// Opens the existing staging file read-only (O_NOFOLLOW, as the owner), e.g. to hash it.
+Result<UniqueFd> open_staging_for_read(const engine::FileRecord& file, uid_t owner);
 
 }  // namespace bgcopy::fs

@@ -25,7 +25,9 @@ Hresult hresult_for(sqlite3* db, int rc) {
     case SQLITE_CANTOPEN:
       return hresult_from_errno(sys != 0 ? sys : EACCES);
     case SQLITE_IOERR:
-      return sys != 0 ? hresult_from_errno(sys) : hr::EFail;
+      // SQLite reads errno only after the statement was cleaned up, so it is often lost (a
+      // write refused by an immutable WAL comes back as 0): still a local I/O error, not E_FAIL.
+      return hresult_from_errno(sys != 0 ? sys : EIO);
     default:
       return hr::EFail;
   }

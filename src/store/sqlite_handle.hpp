@@ -29,8 +29,9 @@ using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 /// null). Context is always GENERAL_QUEUE_MANAGER. Codes:
 ///   SQLITE_FULL -> 0xC0D00000+ENOSPC; SQLITE_READONLY -> +EROFS; SQLITE_PERM/SQLITE_AUTH ->
 ///   +EACCES; SQLITE_CANTOPEN -> +errno of the failed open (EACCES when unknown); SQLITE_IOERR ->
-///   +errno of the failed system call when known; anything else (including SQLITE_BUSY after the
-///   busy timeout ran out) -> E_FAIL. The message names `what` and carries sqlite3_errmsg.
+///   +errno of the failed system call when known, else +EIO; anything else (including
+///   SQLITE_BUSY after the busy timeout ran out) -> E_FAIL. The message names `what` and carries
+///   sqlite3_errmsg.
 Error sqlite_error(sqlite3* db, int rc, std::string_view what);
 
 /// Opens path with SQLITE_OPEN_* flags; extended result codes are always on. Never creates the

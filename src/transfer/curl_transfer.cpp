@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "base/unique_fd.hpp"
 #include "fs/access.hpp"
+#include "fs/credentials.hpp"
 #include "transfer/curl_handles.hpp"
 #include "transfer/error_map.hpp"
 #include "transfer/fetch_session.hpp"
@@ -40,8 +41,12 @@ MonoTime mono_now() {
   return std::chrono::steady_clock::now();
 }
 
-// One HTTP request in flight.
+struct ActiveTransfer;
+
+// One HTTP request in flight (a segmented file has several).
 struct HttpLeg {
+  ActiveTransfer* owner = nullptr;
+  LegId id = 0;  // the session's name for this request
   EasyPtr easy;
   SlistPtr headers;
   std::array<char, CURL_ERROR_SIZE> errbuf{};
@@ -67,8 +72,8 @@ struct ActiveTransfer {
   std::uint64_t serial = 0;  // tells this run of the job from a later one (sync completions)
   bool local = false;
   std::string local_path;
-  RateLimiter limiter;
-  std::unique_ptr<HttpLeg> http;
+  RateLimiter limiter;  // one per file: the cap holds for all its connections together
+  std::vector<std::unique_ptr<HttpLeg>> legs;
   std::unique_ptr<LocalLeg> file;
 };
 
@@ -102,9 +107,9 @@ std::string bypass_to_noproxy(const std::string& bypass) {
 
 // --- libcurl callbacks (run inside curl_multi_perform, on the transfer thread) ---
 
-size_t header_line(ActiveTransfer* t, char* buffer, size_t size, size_t nitems) {
+size_t header_line(HttpLeg& leg, char* buffer, size_t size, size_t nitems) {
   const size_t n = size * nitems;
-  HttpLeg& leg = *t->http;
+  ActiveTransfer* t = leg.owner;
   if (leg.decided) {
     return n;  // trailers
   }
@@ -127,7 +132,7 @@ size_t header_line(ActiveTransfer* t, char* buffer, size_t size, size_t nitems) 
     char* url = nullptr;
     curl_easy_getinfo(leg.easy.get(), CURLINFO_EFFECTIVE_URL, &url);
     leg.head.url = url != nullptr ? url : t->session.request().file.spec.remote_url;
-    if (t->session.on_response(leg.head) == FetchSession::Verdict::Accept) {
+    if (t->session.on_response(leg.head, leg.id) == FetchSession::Verdict::Accept) {
       return n;
     }
     leg.aborted = true;
@@ -154,15 +159,15 @@ size_t header_line(ActiveTransfer* t, char* buffer, size_t size, size_t nitems) 
   return n;
 }
 
-size_t body_data(ActiveTransfer* t, char* ptr, size_t size, size_t nmemb) {
+size_t body_data(HttpLeg& leg, char* ptr, size_t size, size_t nmemb) {
   const size_t n = size * nmemb;
-  HttpLeg& leg = *t->http;
+  ActiveTransfer* t = leg.owner;
   if (!leg.decided) {
     // Body bytes without a header block we accepted (e.g. HTTP/0.9): refuse them.
     leg.decided = true;
     ResponseHead none;
     none.url = t->session.request().file.spec.remote_url;
-    (void)t->session.on_response(none);
+    (void)t->session.on_response(none, leg.id);
     leg.aborted = true;
     return 0;
   }
@@ -172,7 +177,7 @@ size_t body_data(ActiveTransfer* t, char* ptr, size_t size, size_t nmemb) {
     leg.paused = true;
     return CURL_WRITEFUNC_PAUSE;
   }
-  if (t->session.on_body(ptr, n) == FetchSession::BodyVerdict::Continue) {
+  if (t->session.on_body(ptr, n, leg.id) == FetchSession::BodyVerdict::Continue) {
     return n;
   }
   // Returning less than n makes libcurl end the request with CURLE_WRITE_ERROR; the session
@@ -184,30 +189,30 @@ size_t body_data(ActiveTransfer* t, char* ptr, size_t size, size_t nmemb) {
 // No exception may unwind through libcurl's C frames: one that escapes ends the request as a
 // transient failure instead.
 size_t on_header(char* buffer, size_t size, size_t nitems, void* userdata) {
-  auto* t = static_cast<ActiveTransfer*>(userdata);
+  auto* leg = static_cast<HttpLeg*>(userdata);
   try {
-    return header_line(t, buffer, size, nitems);
+    return header_line(*leg, buffer, size, nitems);
   } catch (const std::exception& e) {
     log::error(std::string("transfer header callback failed: ") + e.what());
   }
-  t->session.fail(Classified{Error::make(hr::EFail, "internal error while reading headers",
-                                         ErrorContext::GeneralTransport),
-                             true, std::nullopt});
-  t->http->aborted = true;
+  leg->owner->session.fail(Classified{Error::make(hr::EFail, "internal error while reading headers",
+                                                  ErrorContext::GeneralTransport),
+                                      true, std::nullopt});
+  leg->aborted = true;
   return 0;
 }
 
 size_t on_write(char* ptr, size_t size, size_t nmemb, void* userdata) {
-  auto* t = static_cast<ActiveTransfer*>(userdata);
+  auto* leg = static_cast<HttpLeg*>(userdata);
   try {
-    return body_data(t, ptr, size, nmemb);
+    return body_data(*leg, ptr, size, nmemb);
   } catch (const std::exception& e) {
     log::error(std::string("transfer write callback failed: ") + e.what());
   }
-  t->session.fail(Classified{
+  leg->owner->session.fail(Classified{
       Error::make(hr::EFail, "internal error while writing data", ErrorContext::GeneralTransport),
       true, std::nullopt});
-  t->http->aborted = true;
+  leg->aborted = true;
   return 0;
 }
 
@@ -215,7 +220,7 @@ size_t on_write(char* ptr, size_t size, size_t nmemb, void* userdata) {
 
 class CurlTransfer::Loop {
  public:
-  explicit Loop(EventCallback on_event);
+  Loop(EventCallback on_event, Options options);
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -259,14 +264,17 @@ class CurlTransfer::Loop {
   void start_local(ActiveTransfer& t, const RequestSpec& spec);
   void step_local(ActiveTransfer& t, MonoTime now);
   void end_local(ActiveTransfer& t, std::optional<Classified> error);
-  void on_http_done(ActiveTransfer& t, CURLcode result);
+  void on_http_done(ActiveTransfer& t, HttpLeg& leg, CURLcode result);
   void resume_paused(ActiveTransfer& t, MonoTime now);
+  void remove_leg(ActiveTransfer& t, HttpLeg& leg);
+  void prune_legs(ActiveTransfer& t);
   void drop_legs(ActiveTransfer& t);
   void drain_messages();
   void service(ActiveTransfer& t, MonoTime now);
   int poll_timeout_ms(MonoTime now);
 
   EventCallback on_event_;
+  Options options_;
   MultiPtr multi_;
   std::mutex mu_;
   std::deque<Command> queue_;  // guarded by mu_
@@ -285,8 +293,8 @@ class CurlTransfer::Loop {
   std::thread thread_;
 };
 
-CurlTransfer::Loop::Loop(EventCallback on_event)
-    : on_event_(std::move(on_event)), buf_(kLocalChunk) {
+CurlTransfer::Loop::Loop(EventCallback on_event, Options options)
+    : on_event_(std::move(on_event)), options_(options), buf_(kLocalChunk) {
   ensure_curl_global_init();
   multi_.reset(curl_multi_init());
   if (!multi_) {
@@ -458,9 +466,9 @@ bool CurlTransfer::Loop::process_commands() {
           auto& t = *it->second;
           t.session.set_max_recv_bps(c.bps);
           t.limiter.set_rate(c.bps, mono_now());
-          if (t.http) {
+          for (auto& leg : t.legs) {
             // Allowed between curl_multi_perform calls, on the thread that owns the handle.
-            curl_easy_setopt(t.http->easy.get(), CURLOPT_MAX_RECV_SPEED_LARGE,
+            curl_easy_setopt(leg->easy.get(), CURLOPT_MAX_RECV_SPEED_LARGE,
                              static_cast<curl_off_t>(c.bps));
           }
         }
@@ -506,6 +514,9 @@ void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
       return;
     }
     t->local_path = std::move(*path);
+  } else if (options_.connections_per_file > 1) {
+    t->session.set_segmenting(
+        SegmentOptions{options_.connections_per_file, options_.segment_min_size});
   }
   if (!t->session.open()) {
     return;  // Failed already emitted
@@ -520,17 +531,36 @@ std::uint64_t CurlTransfer::Loop::end_silently(ActiveTransfer& t) {
   return t.session.shutdown();
 }
 
-void CurlTransfer::Loop::drop_legs(ActiveTransfer& t) {
-  if (t.http) {
-    curl_multi_remove_handle(multi_.get(), t.http->easy.get());
-    t.http.reset();
+void CurlTransfer::Loop::remove_leg(ActiveTransfer& t, HttpLeg& leg) {
+  curl_multi_remove_handle(multi_.get(), leg.easy.get());
+  std::erase_if(t.legs, [&leg](const auto& l) { return l.get() == &leg; });
+}
+
+// Abandons the requests the session no longer wants (a restart dropped them).
+void CurlTransfer::Loop::prune_legs(ActiveTransfer& t) {
+  for (auto it = t.legs.begin(); it != t.legs.end();) {
+    if (t.session.leg_live((*it)->id)) {
+      ++it;
+    } else {
+      curl_multi_remove_handle(multi_.get(), (*it)->easy.get());
+      it = t.legs.erase(it);
+    }
   }
+}
+
+void CurlTransfer::Loop::drop_legs(ActiveTransfer& t) {
+  for (auto& leg : t.legs) {
+    curl_multi_remove_handle(multi_.get(), leg->easy.get());
+  }
+  t.legs.clear();
   t.file.reset();
 }
 
-// Starts requests until one is in flight or the session has nothing more to fetch.
+// Starts requests until as many are in flight as the session wants (one, unless segmented) or
+// it has nothing more to fetch.
 void CurlTransfer::Loop::drive(ActiveTransfer& t) {
-  while (t.session.fetching() && !t.http && !t.file) {
+  prune_legs(t);
+  while (!t.file && t.session.wants_request(t.legs.size())) {
     const auto spec = t.session.next_request();
     if (!spec) {
       return;
@@ -546,6 +576,8 @@ void CurlTransfer::Loop::drive(ActiveTransfer& t) {
 void CurlTransfer::Loop::start_http(ActiveTransfer& t, const RequestSpec& spec) {
   const auto& req = t.session.request();
   auto leg = std::make_unique<HttpLeg>();
+  leg->owner = &t;
+  leg->id = spec.leg;
   leg->easy.reset(curl_easy_init());
   if (!leg->easy) {
     t.session.fail(classify_curl(CURLE_OUT_OF_MEMORY, 0, 0, req.file.spec.remote_url));
@@ -622,9 +654,9 @@ void CurlTransfer::Loop::start_http(ActiveTransfer& t, const RequestSpec& spec) 
   }
   set(CURLOPT_ERRORBUFFER, leg->errbuf.data());
   set(CURLOPT_HEADERFUNCTION, &on_header);
-  set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
+  set(CURLOPT_HEADERDATA, static_cast<void*>(leg.get()));
   set(CURLOPT_WRITEFUNCTION, &on_write);
-  set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
+  set(CURLOPT_WRITEDATA, static_cast<void*>(leg.get()));
   set(CURLOPT_PRIVATE, static_cast<void*>(&t));
   if (rc != CURLE_OK) {
     t.session.fail(classify_curl(rc, 0, 0, req.file.spec.remote_url));
@@ -637,12 +669,11 @@ void CurlTransfer::Loop::start_http(ActiveTransfer& t, const RequestSpec& spec) 
         true, std::nullopt});
     return;
   }
-  t.http = std::move(leg);
+  t.legs.push_back(std::move(leg));
 }
 
-void CurlTransfer::Loop::on_http_done(ActiveTransfer& t, CURLcode result) {
+void CurlTransfer::Loop::on_http_done(ActiveTransfer& t, HttpLeg& leg, CURLcode result) {
   std::optional<Classified> error;
-  HttpLeg& leg = *t.http;
   if (result != CURLE_OK && !leg.aborted) {
     long status = 0;
     long os_errno = 0;
@@ -654,9 +685,9 @@ void CurlTransfer::Loop::on_http_done(ActiveTransfer& t, CURLcode result) {
         url_peer(url != nullptr ? std::string(url) : t.session.request().file.spec.remote_url);
     error = classify_curl(result, status, os_errno, where, leg.errbuf.data());
   }
-  curl_multi_remove_handle(multi_.get(), leg.easy.get());
-  t.http.reset();
-  t.session.on_request_end(std::move(error));
+  const LegId id = leg.id;
+  remove_leg(t, leg);
+  t.session.on_request_end(std::move(error), id);
   drive(t);
 }
 
@@ -670,8 +701,14 @@ void CurlTransfer::Loop::drain_messages() {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
     const CURLcode result = msg->data.result;
     auto* t = static_cast<ActiveTransfer*>(priv);
-    if (t != nullptr && t->http && t->http->easy.get() == msg->easy_handle) {
-      on_http_done(*t, result);
+    if (t == nullptr) {
+      continue;
+    }
+    for (auto& leg : t->legs) {
+      if (leg->easy.get() == msg->easy_handle) {
+        on_http_done(*t, *leg, result);
+        break;
+      }
     }
   }
 }
@@ -690,8 +727,17 @@ void CurlTransfer::Loop::start_local(ActiveTransfer& t, const RequestSpec& spec)
     deny();
     return;
   }
-  // O_NONBLOCK: a FIFO at the source path must not block the transfer thread.
-  UniqueFd fd(::open(t.local_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  // O_NONBLOCK: a FIFO at the source path must not block the transfer thread. Opened with the
+  // owner's identity, so the kernel decides what the owner may read (ACLs included).
+  UniqueFd fd;
+  {
+    fs::ScopedFsCredentials as_owner(req.owner);
+    if (!as_owner.ok()) {
+      deny();
+      return;
+    }
+    fd.reset(::open(t.local_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  }
   if (!fd.valid()) {
     t.session.fail(classify_source_errno(errno, t.local_path));
     return;
@@ -703,6 +749,14 @@ void CurlTransfer::Loop::start_local(ActiveTransfer& t, const RequestSpec& spec)
   }
   if (S_ISDIR(leg->at_start.st_mode)) {
     t.session.fail(classify_source_errno(EISDIR, t.local_path));
+    return;
+  }
+  // /proc and friends would hand out the service's own state (its environment, its maps).
+  if (fs::on_kernel_pseudo_fs(fd.get())) {
+    t.session.fail(Classified{
+        Error::make(hr::EAccessDenied, "source is on a kernel pseudo filesystem: " + t.local_path,
+                    ErrorContext::RemoteFile),
+        false, std::nullopt});
     return;
   }
   // Checked again on what was opened: the path may have been swapped since the check above.
@@ -782,21 +836,30 @@ void CurlTransfer::Loop::end_local(ActiveTransfer& t, std::optional<Classified> 
 }
 
 void CurlTransfer::Loop::resume_paused(ActiveTransfer& t, MonoTime now) {
-  if (t.limiter.wait(now) > Millis{0}) {
-    return;
-  }
-  t.http->paused = false;
-  // Delivers the held chunk to on_write right here, which may pause again or end the request.
-  const CURLcode rc = curl_easy_pause(t.http->easy.get(), CURLPAUSE_CONT);
-  if (rc != CURLE_OK || t.http->aborted) {
-    // libcurl does not finish a transfer whose re-delivered data was refused; end it here.
-    on_http_done(t, rc == CURLE_OK ? CURLE_WRITE_ERROR : rc);
+  // Paused legs take turns; each unpause may use up the bucket and pause the rest again.
+  for (std::size_t i = 0; i < t.legs.size() && t.session.fetching();) {
+    HttpLeg& leg = *t.legs[i];
+    if (!leg.paused || t.limiter.wait(now) > Millis{0}) {
+      ++i;
+      continue;
+    }
+    leg.paused = false;
+    // Delivers the held chunk to on_write right here, which may pause again or end the request.
+    const CURLcode rc = curl_easy_pause(leg.easy.get(), CURLPAUSE_CONT);
+    if (rc != CURLE_OK || leg.aborted) {
+      // libcurl does not finish a transfer whose re-delivered data was refused; end it here.
+      on_http_done(t, leg, rc == CURLE_OK ? CURLE_WRITE_ERROR : rc);
+      i = 0;  // the legs changed under us; the ones already resumed are no longer paused
+      continue;
+    }
+    ++i;
   }
 }
 
 void CurlTransfer::Loop::service(ActiveTransfer& t, MonoTime now) {
-  if (t.http && t.http->paused) {
-    resume_paused(t, now);
+  resume_paused(t, now);
+  if (!t.local && t.session.fetching()) {
+    drive(t);  // legs a segmented session wants once its first response split the file
   }
   if (t.file) {
     step_local(t, now);
@@ -817,7 +880,9 @@ int CurlTransfer::Loop::poll_timeout_ms(MonoTime now) {
   }
   for (const auto& entry : transfers_) {
     const auto& t = *entry.second;
-    if (t.file || (t.http && t.http->paused)) {
+    const bool paused =
+        std::any_of(t.legs.begin(), t.legs.end(), [](const auto& leg) { return leg->paused; });
+    if (t.file || paused) {
       deadline = std::min(deadline, now + t.limiter.wait(now));
     }
     if (t.session.verifying()) {
@@ -832,8 +897,8 @@ int CurlTransfer::Loop::poll_timeout_ms(MonoTime now) {
   return static_cast<int>(std::min<long long>(ms, kIdleWait.count()));
 }
 
-CurlTransfer::CurlTransfer(EventCallback on_event)
-    : loop_(std::make_unique<Loop>(std::move(on_event))) {}
+CurlTransfer::CurlTransfer(EventCallback on_event, Options options)
+    : loop_(std::make_unique<Loop>(std::move(on_event), options)) {}
 
 CurlTransfer::~CurlTransfer() = default;
 

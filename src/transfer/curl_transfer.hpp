@@ -25,13 +25,24 @@
 
 namespace bgcopy::transfer {
 
+/// Service-wide transfer settings (bgcopyd.toml [transfer]).
+struct CurlTransferOptions {
+  /// Connections one http(s) file may use at once (1..16). Above 1, a file is split into
+  /// segments once the server has proven it serves ranges of one version (fetch_session.hpp).
+  std::uint32_t connections_per_file = 1;
+  /// A file is split only if at least twice this much is left; segments are never smaller.
+  std::uint64_t segment_min_size = std::uint64_t{4} << 20;
+};
+
 class CurlTransfer final : public engine::TransferPort {
  public:
   using EventCallback = std::function<void(engine::TransferEvent)>;
 
+  using Options = CurlTransferOptions;
+
   /// Starts the transfer thread. Throws std::runtime_error if libcurl cannot create a multi
   /// handle (out of memory).
-  explicit CurlTransfer(EventCallback on_event);
+  explicit CurlTransfer(EventCallback on_event, Options options = {});
   /// Stops every transfer (staging files synced and closed, no events) and joins the thread.
   ~CurlTransfer() override;
   CurlTransfer(const CurlTransfer&) = delete;

@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "fs/local_staging.hpp"
 #include "fs/paths.hpp"
+#include "fs/segment_map.hpp"
 
 #include <sys/stat.h>
 
@@ -120,6 +121,16 @@ bool FetchSession::open() {
       }
     }
   }
+  if (request_.resume_from <= on_disk && resume_segments(on_disk, resume)) {
+    return !finished();
+  }
+  if (on_disk > 0) {
+    // A segment map from an earlier run that is not used now must not outlive these bytes.
+    if (auto removed = fs::remove_segment_map(fd_.get()); !removed) {
+      finish_failed(classify_fs_error(std::move(removed).error()));
+      return false;
+    }
+  }
   if (on_disk != resume) {
     // Bytes past the durable checkpoint may be torn; they are fetched again.
     if (ftruncate(fd_.get(), static_cast<off_t>(resume)) != 0 || fdatasync(fd_.get()) != 0) {
@@ -148,6 +159,9 @@ std::optional<RequestSpec> FetchSession::next_request() {
   if (phase_ != Phase::Fetching) {
     return std::nullopt;
   }
+  if (segs_) {
+    return seg_next_request();
+  }
   const auto pos = plan_.locate(cursor_);
   if (!pos) {
     finish_failed(invalid_response("the staging file holds more bytes than the remote file"));
@@ -158,10 +172,13 @@ std::optional<RequestSpec> FetchSession::next_request() {
     return std::nullopt;
   }
   RequestSpec s;
+  s.leg = next_leg_++;
   piece_ = pos->index;
   if (plan_.whole()) {
     s.first = cursor_;
-    s.ranged = cursor_ > 0;
+    // In segmented mode even the first request asks for a range: a 206 is the proof that the
+    // server serves ranges, and only then is the file split.
+    s.ranged = cursor_ > 0 || seg_opts_.connections > 1;
   } else {
     s.first = plan_.offset(piece_) + pos->within;
     s.ranged = true;
@@ -170,13 +187,9 @@ std::optional<RequestSpec> FetchSession::next_request() {
     }
   }
   if (cursor_ > 0) {
-    // Weak ETags never match in If-Range (RFC 9110 13.1.5); Last-Modified is the next best.
-    if (!validators_.etag.empty() && !is_weak_etag(validators_.etag)) {
-      s.if_range = validators_.etag;
-    } else if (!validators_.last_modified.empty()) {
-      s.if_range = validators_.last_modified;
-    }
+    s.if_range = if_range_value();
   }
+  single_in_flight_ = true;
   spec_ = std::move(s);
   mode_ = Mode::Waiting;
   skip_ = 0;
@@ -188,8 +201,34 @@ std::optional<RequestSpec> FetchSession::next_request() {
   return spec_;
 }
 
-FetchSession::Verdict FetchSession::on_response(const ResponseHead& head) {
-  if (phase_ != Phase::Fetching || mode_ != Mode::Waiting) {
+std::string FetchSession::if_range_value() const {
+  // Weak ETags never match in If-Range (RFC 9110 13.1.5); Last-Modified is the next best.
+  if (!validators_.etag.empty() && !is_weak_etag(validators_.etag)) {
+    return validators_.etag;
+  }
+  return validators_.last_modified;
+}
+
+bool FetchSession::wants_request(std::size_t in_flight) const {
+  if (phase_ != Phase::Fetching) {
+    return false;
+  }
+  return segs_ ? in_flight < segs_->max_legs() : in_flight == 0;
+}
+
+bool FetchSession::leg_live(LegId leg) const {
+  if (phase_ != Phase::Fetching) {
+    return false;
+  }
+  return segs_ ? seg_legs_.count(leg) != 0 : single_in_flight_ && spec_.leg == leg;
+}
+
+FetchSession::Verdict FetchSession::on_response(const ResponseHead& head, LegId leg) {
+  if (segs_ && phase_ == Phase::Fetching) {
+    const auto it = seg_legs_.find(leg);
+    return it == seg_legs_.end() ? Verdict::Abort : seg_on_response(it->second, head);
+  }
+  if (phase_ != Phase::Fetching || mode_ != Mode::Waiting || (leg != kAnyLeg && leg != spec_.leg)) {
     return Verdict::Abort;
   }
   switch (head.status) {
@@ -321,6 +360,9 @@ FetchSession::Verdict FetchSession::accept_partial(const ResponseHead& head) {
   }
   mode_ = Mode::Append;
   take_ = cr->length();
+  if (may_split(*cr)) {
+    enter_segments(take_);
+  }
   emit_connected();
   return Verdict::Accept;
 }
@@ -346,8 +388,12 @@ FetchSession::Verdict FetchSession::accept_unsatisfiable(const ResponseHead& hea
   return reject(std::move(c));
 }
 
-FetchSession::BodyVerdict FetchSession::on_body(const char* data, std::size_t size) {
-  if (phase_ != Phase::Fetching || abort_failure_) {
+FetchSession::BodyVerdict FetchSession::on_body(const char* data, std::size_t size, LegId leg) {
+  if (segs_ && phase_ == Phase::Fetching) {
+    const auto it = seg_legs_.find(leg);
+    return it == seg_legs_.end() ? BodyVerdict::Abort : seg_on_body(it->second, data, size);
+  }
+  if (phase_ != Phase::Fetching || abort_failure_ || (leg != kAnyLeg && leg != spec_.leg)) {
     return BodyVerdict::Abort;
   }
   if (mode_ == Mode::Waiting) {
@@ -397,10 +443,18 @@ void FetchSession::on_source_changed() {
   }
 }
 
-void FetchSession::on_request_end(std::optional<Classified> transport_error) {
+void FetchSession::on_request_end(std::optional<Classified> transport_error, LegId leg) {
   if (phase_ != Phase::Fetching) {
     return;
   }
+  if (segs_) {
+    seg_on_request_end(leg, std::move(transport_error));
+    return;
+  }
+  if (leg != kAnyLeg && (!single_in_flight_ || leg != spec_.leg)) {
+    return;  // a leg of a segmented run that a restart dropped
+  }
+  single_in_flight_ = false;
   if (abort_failure_) {
     finish_failed(std::move(*abort_failure_));
     return;
@@ -477,9 +531,33 @@ bool FetchSession::sync() {
   return true;
 }
 
+bool FetchSession::still_linked() {
+  struct stat st {};
+  if (fstat(fd_.get(), &st) != 0 || st.st_nlink > 0) {
+    return true;  // a failing fstat proves nothing; the next write or sync will tell
+  }
+  // The staging file (or its whole directory) was deleted under us: every byte written through
+  // this descriptor is gone with it, so nothing may be reported durable or, worse, transferred.
+  ++generation_;
+  cursor_ = durable_ = 0;
+  fd_.reset();
+  auto dir = fs::open_parent_dir(request_.file.spec.local_path, request_.owner);
+  abort_failure_ = classify_fs_error(
+      dir ? Error::from_errno(
+                ENOENT, "staging file " + shown_path_ + " was deleted while it was being written")
+          : std::move(dir).error());
+  return false;
+}
+
 bool FetchSession::checkpoint(MonoTime now) {
+  if (segs_) {
+    return seg_checkpoint(now);
+  }
   if (cursor_ == durable_) {
     return true;
+  }
+  if (!still_linked()) {
+    return false;
   }
   if (submit_) {
     if (sync_in_flight_) {
@@ -529,6 +607,10 @@ bool FetchSession::on_sync_done(std::uint64_t generation, std::uint64_t bytes, i
     finish_failed(local_failure(err));
     return false;
   }
+  if (segs_) {
+    seg_commit(sync_ranges_, true);
+    return true;
+  }
   if (bytes > durable_ && bytes <= cursor_) {
     durable_ = bytes;
     auto ev = make_event(Kind::Progress);
@@ -540,9 +622,9 @@ bool FetchSession::on_sync_done(std::uint64_t generation, std::uint64_t bytes, i
 }
 
 void FetchSession::maybe_report(MonoTime now) {
-  if (cursor_ != last_reported_ && now - last_report_ >= kProgressInterval) {
+  if (held_bytes() != last_reported_ && now - last_report_ >= kProgressInterval) {
     last_report_ = now;
-    last_reported_ = cursor_;
+    last_reported_ = held_bytes();
     emit_(make_event(Kind::Progress));
   }
 }
@@ -551,10 +633,12 @@ bool FetchSession::tick(MonoTime now) {
   if (phase_ != Phase::Fetching) {
     return true;
   }
-  if (cursor_ > durable_ && !sync_in_flight_ &&
+  if (has_unsynced() && !sync_in_flight_ &&
       now - last_checkpoint_ >= Millis{request_.checkpoint_ms}) {
     if (!checkpoint(now)) {
-      finish_failed(std::move(*abort_failure_));
+      if (!finished()) {
+        finish_failed(std::move(*abort_failure_));
+      }
       return false;
     }
     return true;
@@ -568,10 +652,10 @@ MonoTime FetchSession::next_deadline() const {
   if (phase_ != Phase::Fetching) {
     return at;
   }
-  if (cursor_ > durable_ && !sync_in_flight_) {
+  if (has_unsynced() && !sync_in_flight_) {
     at = std::min(at, last_checkpoint_ + Millis{request_.checkpoint_ms});
   }
-  if (cursor_ != last_reported_) {
+  if (held_bytes() != last_reported_) {
     at = std::min(at, last_report_ + kProgressInterval);
   }
   return at;
@@ -588,6 +672,11 @@ bool FetchSession::restart_now(bool remote_changed, const ResponseHead* new_vers
   }
   // An in-flight checkpoint sync no longer vouches for anything.
   ++generation_;
+  // The map goes before the bytes it describes, so it never names bytes of another version.
+  if (auto st = drop_segments(); !st) {
+    finish_failed(classify_fs_error(std::move(st).error()));
+    return false;
+  }
   if (ftruncate(fd_.get(), 0) != 0) {
     finish_failed(local_failure(errno));
     return false;
@@ -619,9 +708,16 @@ bool FetchSession::restart_now(bool remote_changed, const ResponseHead* new_vers
 }
 
 void FetchSession::finish_fetching() {
-  if (!sync()) {
+  if (!still_linked() || !sync()) {
     finish_failed(std::move(*abort_failure_));
     return;
+  }
+  if (segs_) {
+    // Every byte is synced; the delivered file must not carry our bookkeeping.
+    if (auto st = fs::remove_segment_map(fd_.get()); !st) {
+      finish_failed(classify_fs_error(std::move(st).error()));
+      return;
+    }
   }
   if (const auto total = plan_.total(); total && cursor_ != *total) {
     finish_failed(connection_closed("received " + std::to_string(cursor_) + " of " +
@@ -629,7 +725,7 @@ void FetchSession::finish_fetching() {
     return;
   }
   if (request_.file.spec.sha256) {
-    auto rfd = fs::open_staging_for_read(request_.file);
+    auto rfd = fs::open_staging_for_read(request_.file, request_.owner);
     if (!rfd) {
       finish_failed(classify_fs_error(std::move(rfd).error()));
       return;
@@ -716,9 +812,7 @@ void FetchSession::finish_failed(Classified failure) {
   if (phase_ == Phase::Finished) {
     return;
   }
-  if (fd_.valid() && fdatasync(fd_.get()) == 0) {
-    durable_ = cursor_;
-  }
+  (void)final_sync();
   phase_ = Phase::Finished;
   fd_.reset();
   verify_fd_.reset();
@@ -734,9 +828,7 @@ void FetchSession::finish_failed(Classified failure) {
 
 std::uint64_t FetchSession::shutdown() {
   if (phase_ != Phase::Finished) {
-    if (fd_.valid() && fdatasync(fd_.get()) == 0) {
-      durable_ = cursor_;
-    }
+    (void)final_sync();
     phase_ = Phase::Finished;
   }
   fd_.reset();
@@ -750,7 +842,7 @@ engine::TransferEvent FetchSession::make_event(engine::TransferEvent::Kind kind)
   ev.transfer_id = request_.transfer_id;
   ev.file_index = request_.file_index;
   ev.kind = kind;
-  ev.bytes_transferred = cursor_;
+  ev.bytes_transferred = held_bytes();
   ev.bytes_total = plan_.total();
   ev.validators = validators_;
   ev.remote_mtime = remote_mtime_;

@@ -22,6 +22,17 @@
 // late completion cannot vouch for bytes that were discarded. Final syncs (FileDone, Failed,
 // Restarted, shutdown) stay synchronous.
 //
+// Segmented mode (set_segmenting, http only): when the first response is a 206 for "bytes=N-"
+// that names the remote size and a validator, and enough is left, the rest of the file is cut
+// into segments (segment_table.hpp) fetched over several requests ("legs") at once, each with
+// If-Range and each checked against the version held; any sign of another version restarts the
+// whole file from 0. Every request carries a leg id (RequestSpec::leg) that the transport hands
+// back with its responses; legs the session dropped (leg_live() false) are to be abandoned.
+// Segments are pwrite'n at their offsets; a checkpoint syncs the file and then records the held
+// byte ranges on it (fs/segment_map.hpp), and the durable Progress carries the contiguous prefix,
+// so the engine's single byte count is always a safe resume point. See
+// docs/internals/segmented-download.md.
+//
 // Thread-safety: none; the transport's thread calls every member, and events are emitted on it.
 #pragma once
 
@@ -31,18 +42,32 @@
 #include "transfer/error_map.hpp"
 #include "transfer/http_headers.hpp"
 #include "transfer/piece_plan.hpp"
+#include "transfer/segment_table.hpp"
 #include "transfer/sha256.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
 namespace bgcopy::transfer {
 
+/// Identifies one request of a session; kAnyLeg (the default in the calls) means "the one
+/// request in flight" of an unsegmented session.
+using LegId = std::uint32_t;
+inline constexpr LegId kAnyLeg = ~LegId{0};
+
+/// Segmented download settings (bgcopyd.toml [transfer]).
+struct SegmentOptions {
+  std::uint32_t connections = 1;      // legs per file; 1 = never split
+  std::uint64_t min_size = 4U << 20;  // no segment is cut smaller than this
+};
+
 /// What to ask the source for.
 struct RequestSpec {
+  LegId leg = 0;                      // hand back with on_response/on_body/on_request_end
   std::uint64_t first = 0;            // remote offset
   std::optional<std::uint64_t> last;  // inclusive; nullopt: to the end
   bool ranged = false;                // send "Range: bytes=first-[last]"
@@ -92,22 +117,32 @@ class FetchSession {
   FetchSession(const FetchSession&) = delete;
   FetchSession& operator=(const FetchSession&) = delete;
 
-  /// Opens the staging file and keeps exactly the durable prefix that can be resumed. On
-  /// failure emits Failed and returns false.
+  /// Enables segmented mode; call before open(). Ignored for ranged files.
+  void set_segmenting(SegmentOptions options) { seg_opts_ = options; }
+
+  /// Opens the staging file and keeps exactly the durable prefix that can be resumed (plus,
+  /// in segmented mode, the durable segments its map vouches for). On failure emits Failed and
+  /// returns false.
   bool open();
 
-  /// The next request, or nullopt when there is none to make: then the session is either
-  /// verifying() or finished().
+  /// The next request, or nullopt when there is none to make now. Unsegmented: one at a time
+  /// (nullopt means verifying() or finished()). Segmented: call while wants_request().
   std::optional<RequestSpec> next_request();
   const RequestSpec& current_request() const { return spec_; }
+  /// Whether another request may start while `in_flight` of this session's are running.
+  bool wants_request(std::size_t in_flight) const;
+  bool segmented() const { return segs_.has_value(); }
+  /// False once the session has dropped the leg (restart, failure, finish): abandon it without
+  /// further calls.
+  bool leg_live(LegId leg) const;
 
-  Verdict on_response(const ResponseHead& head);
-  BodyVerdict on_body(const char* data, std::size_t size);
+  Verdict on_response(const ResponseHead& head, LegId leg = kAnyLeg);
+  BodyVerdict on_body(const char* data, std::size_t size, LegId leg = kAnyLeg);
   /// The file:// transport saw the source change while reading: restart from 0.
   void on_source_changed();
   /// The request ended. transport_error is what the transport saw; ignored when the session
   /// itself ended the request (Abort/Stop).
-  void on_request_end(std::optional<Classified> transport_error);
+  void on_request_end(std::optional<Classified> transport_error, LegId leg = kAnyLeg);
 
   bool verifying() const { return phase_ == Phase::Verifying; }
   /// Hashes up to `budget` more bytes of the staging file; finishes the session at the end.
@@ -143,6 +178,9 @@ class FetchSession {
   static constexpr std::uint32_t kMaxRestartsPerRun = 3;
   /// Live (non-durable) progress is reported at most this often.
   static constexpr Millis kProgressInterval{250};
+  /// Failed requests in a row on one segment, without a byte of progress, before the whole
+  /// transfer fails (transient: the engine's retry delay applies then).
+  static constexpr std::uint32_t kMaxSegmentRetries = 3;
 
  private:
   enum class Phase : std::uint8_t { Fetching, Verifying, Finished };
@@ -152,6 +190,8 @@ class FetchSession {
   void emit_connected();
   bool write_all(const char* data, std::size_t size);
   bool sync();
+  /// False (abort_failure_ set, bytes forgotten) when the staging file has no name any more.
+  bool still_linked();
   bool checkpoint(MonoTime now);
   bool start_async_checkpoint(MonoTime now);
   void maybe_report(MonoTime now);
@@ -168,6 +208,42 @@ class FetchSession {
   void finish_failed(Classified failure);
   Classified invalid_response(const std::string& why) const;
   Classified local_failure(int err) const;
+
+  // Segmented mode (fetch_session_segments.cpp).
+  struct SegLeg {
+    RequestSpec spec;
+    bool accepted = false;
+    std::optional<std::uint64_t> take;  // body bytes still expected
+    std::uint64_t bytes = 0;            // written by this leg
+    std::optional<Classified> failure;
+    bool restart = false;  // the response showed another version
+  };
+  bool may_split(const ContentRange& cr) const;
+  void enter_segments(std::optional<std::uint64_t> take);
+  bool resume_segments(std::uint64_t on_disk, std::uint64_t resume);
+  std::optional<RequestSpec> seg_next_request();
+  Verdict seg_on_response(SegLeg& leg, const ResponseHead& head);
+  BodyVerdict seg_on_body(SegLeg& leg, const char* data, std::size_t size);
+  void seg_on_request_end(LegId id, std::optional<Classified> transport_error);
+  bool seg_checkpoint(MonoTime now);
+  /// The sync covering `ranges` completed: record the map and report the durable prefix.
+  void seg_commit(const ByteRanges& ranges, bool report);
+  std::string if_range_value() const;
+  std::uint64_t held_bytes() const;
+  bool has_unsynced() const;
+  /// fdatasync for stop/failure: everything written becomes durable.
+  bool final_sync();
+  Status drop_segments();
+
+  SegmentOptions seg_opts_;
+  std::optional<SegmentTable> segs_;
+  std::map<LegId, SegLeg> seg_legs_;
+  LegId next_leg_ = 0;
+  bool single_in_flight_ = false;
+  ByteRanges durable_ranges_;   // segmented: what the last completed sync covered
+  ByteRanges sync_ranges_;      // segmented: what the sync in flight will cover
+  std::uint64_t unsynced_ = 0;  // segmented: bytes written since the last sync was started
+  bool map_supported_ = true;   // the filesystem took our xattr (or we have not tried yet)
 
   engine::TransferRequest request_;
   Emit emit_;

@@ -206,6 +206,10 @@ std::optional<ContentRange> parse_content_range(std::string_view value) {
   if (!first || !last || *first > *last || (cr.total && *last >= *cr.total)) {
     return std::nullopt;
   }
+  // 0-(2^64-1) without a total: 2^64 bytes, a length() that wraps to 0.
+  if (*last - *first == std::numeric_limits<std::uint64_t>::max()) {
+    return std::nullopt;
+  }
   cr.first = *first;
   cr.last = *last;
   return cr;

@@ -23,7 +23,8 @@ struct ContentRange {
 };
 
 /// "bytes a-b/total", "bytes a-b/*", "bytes */total" (unit case-insensitive, surrounding
-/// whitespace ignored). Rejects a > b, b >= total, "*/*", signs, overflow, trailing junk.
+/// whitespace ignored). Rejects a > b, b >= total, "*/*", signs, overflow (also a range of
+/// 2^64 bytes, whose length() is not representable), trailing junk.
 std::optional<ContentRange> parse_content_range(std::string_view value);
 
 /// One header line split at its first colon; the value has surrounding whitespace removed.

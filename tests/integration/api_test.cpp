@@ -630,7 +630,14 @@ TEST_F(ApiTest, SocketActivationAndReadinessNotification) {
                     o);
   // The first connection makes it exec bgcopyd with the listening socket as fd 3.
   ASSERT_TRUE(wait_until([&] { return health_ok(sock); }, 15s)) << read_file(o.stderr_path);
-  EXPECT_NE(read_file(o.stderr_path).find("serving on a socket from systemd"), std::string::npos);
+  // bgcopyd logs this line after it starts serving, so an answer can come before the line.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return read_file(o.stderr_path).find("serving on a socket from systemd") !=
+               std::string::npos;
+      },
+      10s))
+      << read_file(o.stderr_path);
 
   std::string ready;
   ASSERT_TRUE(wait_until(

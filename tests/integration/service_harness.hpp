@@ -18,9 +18,15 @@ namespace bgcopy::test {
 
 class ServiceHarness {
  public:
-  explicit ServiceHarness(engine::EngineConfig config = test_config()) : config_(config) {
+  explicit ServiceHarness(engine::EngineConfig config = test_config())
+      : ServiceHarness(config, std::filesystem::path()) {}
+  /// With the state (SQLite) in `state_dir` instead of the harness's own temp dir, so a test
+  /// can put it on a filesystem it controls.
+  ServiceHarness(engine::EngineConfig config, std::filesystem::path state_dir)
+      : config_(config), state_(std::move(state_dir)) {
     dest_ = dir_.path() / "dest";
     std::filesystem::create_directories(dest_);
+    if (state_.empty()) state_ = dir_.path() / "state";
     open();
   }
 
@@ -36,7 +42,7 @@ class ServiceHarness {
   }
 
   void open() {
-    auto s = daemon::Service::open({(dir_.path() / "state").string(), config_});
+    auto s = daemon::Service::open({state_.string(), config_});
     ASSERT_TRUE(s.ok()) << s.error().message;
     service_ = std::move(s).value();
   }
@@ -108,11 +114,14 @@ class ServiceHarness {
 
   std::string dest(const std::string& name) const { return (dest_ / name).string(); }
   const std::filesystem::path& dest_dir() const { return dest_; }
+  const std::filesystem::path& state_dir() const { return state_; }
+  bool is_open() const { return service_ != nullptr; }
   const engine::Caller& me() const { return me_; }
 
  private:
   TempDir dir_;
   engine::EngineConfig config_;
+  std::filesystem::path state_;
   std::filesystem::path dest_;
   std::unique_ptr<daemon::Service> service_;
   engine::Caller me_{::getuid()};

@@ -218,6 +218,12 @@ void NginxServer::stop() {
   process_.reset();
 }
 
+void NginxServer::restart(NginxOptions options) {
+  stop();
+  options_ = std::move(options);
+  restart();
+}
+
 void NginxServer::restart() {
   stop();
   if (!start_once()) {

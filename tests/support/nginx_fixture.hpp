@@ -57,6 +57,8 @@ class NginxServer {
   void stop();
   /// Starts nginx again on the same port (the URLs stay valid). Throws if the port was taken.
   void restart();
+  /// The same with new options, e.g. a throttle lifted (the URLs stay valid).
+  void restart(NginxOptions options);
   bool running();
 
  private:

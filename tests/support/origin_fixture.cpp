@@ -168,6 +168,13 @@ void FaultOrigin::stop() {
   process_.reset();
 }
 
+void FaultOrigin::kill() {
+  if (process_ && process_->running()) {
+    process_->kill(SIGKILL);
+    process_->wait();
+  }
+}
+
 void FaultOrigin::restart() {
   stop();
   if (!start(port_)) {

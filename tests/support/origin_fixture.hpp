@@ -55,6 +55,8 @@ class FaultOrigin {
   void reset_counters() const;
   /// SIGTERM, wait up to 5 s (scaled), then SIGKILL. Idempotent.
   void stop();
+  /// SIGKILL: the origin dies mid-response, as after a crash. Idempotent.
+  void kill();
   /// Starts again on the same port, with counters cleared. Throws if the port was taken.
   void restart();
   bool running();

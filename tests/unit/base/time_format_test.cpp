@@ -31,5 +31,17 @@ TEST(TimeFormat, RejectsOtherText) {
   }
 }
 
+// Found by fuzz/json_body: a year outside WallTime's range (64-bit nanoseconds, 1677 to 2262)
+// overflowed a signed multiplication in the conversion (undefined behaviour).
+TEST(TimeFormat, RejectsTimesWallTimeCannotHold) {
+  for (std::string_view bad : {"1013-11-24T02:41:03Z", "1677-09-21T00:12:43Z",
+                               "2262-04-11T23:47:17Z", "9999-12-31T23:59:59Z"}) {
+    EXPECT_FALSE(parse_rfc3339(bad).has_value()) << "accepted: \"" << bad << "\"";
+  }
+  // The ends of the range still parse.
+  EXPECT_TRUE(parse_rfc3339("1677-09-21T00:12:44Z").has_value());
+  EXPECT_TRUE(parse_rfc3339("2262-04-11T23:47:16Z").has_value());
+}
+
 }  // namespace
 }  // namespace bgcopy

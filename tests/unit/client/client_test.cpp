@@ -304,6 +304,31 @@ TEST_F(ClientTest, UnreadableAnswersAreInvalidServerResponse) {
   EXPECT_EQ(sub.code(), hr::BgEInvalidServerResponse) << sub.status().to_string();
 }
 
+TEST_F(ClientTest, EnumJobsJsonPassesTheListOnAsTheServiceWroteIt) {
+  const std::string list = R"([{"id":"x","files":[]},{"id":"y","files":[]}])";
+  serve([&](const FakeService::Request& r) {
+    if (r.target == "/v1/jobs?all_users=1") return FakeService::json(200, "{\"jobs\": []}\n");
+    return FakeService::json(200, "{\"jobs\":" + list + "}\n");
+  });
+  auto m = connect();
+  auto text = m.enum_jobs_json();
+  ASSERT_TRUE(text.ok()) << text.status().to_string();
+  EXPECT_EQ(*text, list);
+  // Not the exact form the service writes: refused, not passed on.
+  auto other = m.enum_jobs_json(true);
+  EXPECT_EQ(other.code(), hr::BgEInvalidServerResponse) << other.status().to_string();
+}
+
+TEST_F(ClientTest, EnumJobsJsonRefusesWhatIsNotAJobList) {
+  serve([](const FakeService::Request& r) {
+    if (r.target == "/v1/jobs") return FakeService::json(200, R"({"id": 5})");
+    return FakeService::json(500, "<html>oops</html>");
+  });
+  auto m = connect();
+  EXPECT_EQ(m.enum_jobs_json().code(), hr::BgEInvalidServerResponse);
+  EXPECT_EQ(m.enum_jobs_json(true).code(), hr::BgEInvalidServerResponse);
+}
+
 TEST_F(ClientTest, StaleKeepAliveConnectionIsReopened) {
   // The service closes after every answer, as one that timed an idle connection out would,
   // without saying so in the answer.

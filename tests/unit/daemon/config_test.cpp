@@ -88,6 +88,25 @@ TEST(DaemonConfigTest, ErrorsNameFileLineAndKey) {
   }
 }
 
+TEST(DaemonConfigTest, SegmentedDownloadKeys) {
+  auto d = parse_config("", "cfg.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->transfer.connections_per_file, 1U);  // opt-in
+  auto c = parse_config("[transfer]\nconnections_per_file = 8\nsegment_min_size = \"2MiB\"\n",
+                        "cfg.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->transfer.connections_per_file, 8U);
+  EXPECT_EQ(c->transfer.segment_min_size, 2U << 20);
+  for (const char* bad :
+       {"[transfer]\nconnections_per_file = 0\n", "[transfer]\nconnections_per_file = 17\n",
+        "[transfer]\nconnections_per_file = \"4\"\n", "[transfer]\nsegment_min_size = 1024\n"}) {
+    auto e = parse_config(bad, "cfg.toml");
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_NE(e.error().message.find("cfg.toml:2: transfer."), std::string::npos)
+        << e.error().message;
+  }
+}
+
 TEST(DaemonConfigTest, MissingFileIsFineUnlessRequired) {
   EXPECT_TRUE(load_config("/nonexistent/bgcopyd.toml", false).ok());
   auto c = load_config("/nonexistent/bgcopyd.toml", true);

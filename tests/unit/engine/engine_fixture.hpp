@@ -95,6 +95,12 @@ inline FileSpec spec(int n) {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override { log::set_level(log::Level::Off); }
+  // Every test also checks the scheduler's index never drifted from the jobs it indexes.
+  void TearDown() override {
+    if (engine_) {
+      EXPECT_TRUE(engine_->indexes_consistent());
+    }
+  }
 
   Engine& engine() {
     if (!engine_) {

@@ -176,6 +176,36 @@ TEST_F(ReloadTest, CompletedFilesAreNotCheckedOrFetched) {
   EXPECT_EQ(staging.finalized[0].spec.local_path, spec(1).local_path);
 }
 
+TEST_F(ReloadTest, ARecordedRenameThatDidNotHappenIsFinishedAtLoad) {
+  // A crash after complete recorded file 0's rename but before the rename itself.
+  JobRecord r = stored(JobState::Transferred, 2);
+  mark_transferred(r, 0);
+  mark_transferred(r, 1);
+  r.files[0].completed = true;
+  put(r);
+  engine();
+  ASSERT_EQ(staging.finalized.size(), 1U);
+  EXPECT_EQ(staging.finalized[0].spec.local_path, spec(0).local_path);
+  EXPECT_EQ(state(r.id), JobState::Transferred);  // file 1 is still the caller's to complete
+  EXPECT_HR(engine().complete(kAlice, r.id), hr::SOk);
+  ASSERT_EQ(staging.finalized.size(), 2U);
+  EXPECT_EQ(staging.finalized[1].spec.local_path, spec(1).local_path);
+}
+
+TEST_F(ReloadTest, ARecordedRenameThatFailsAtLoadIsLeftForCompleteToRetry) {
+  JobRecord r = stored(JobState::Transferred, 1);
+  mark_transferred(r, 0);
+  r.files[0].completed = true;
+  staging.finalize_errors[spec(0).local_path] = Error::make(hr::EAccessDenied, "read-only");
+  put(r);
+  engine();
+  EXPECT_FALSE(store.rows[r.id].files[0].completed);
+  EXPECT_FALSE(rec(r.id).files[0].completed);
+  staging.finalize_errors.clear();
+  EXPECT_HR(engine().complete(kAlice, r.id), hr::SOk);
+  EXPECT_TRUE(staging.was_finalized(spec(0).local_path));
+}
+
 TEST_F(ReloadTest, ATransientErrorJobKeepsItsRetryTimer) {
   JobRecord r = stored(JobState::TransientError);
   r.error_count = 3;

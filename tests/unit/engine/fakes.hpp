@@ -211,7 +211,7 @@ class FakeStaging final : public StagingPort {
     sizes.erase(file.staging_name);
     return {};
   }
-  Status remove(const FileRecord& file) override {
+  Status remove(uid_t /*owner*/, const FileRecord& file) override {
     removed.push_back(file);
     auto it = remove_errors.find(file.spec.local_path);
     if (it != remove_errors.end()) return it->second;
@@ -223,7 +223,7 @@ class FakeStaging final : public StagingPort {
     if (it == sizes.end()) return std::nullopt;
     return it->second;
   }
-  Status truncate(const FileRecord& file, std::uint64_t size) override {
+  Status truncate(uid_t /*owner*/, const FileRecord& file, std::uint64_t size) override {
     truncated.emplace_back(file, size);
     sizes[file.staging_name] = size;
     return {};

@@ -253,8 +253,14 @@ TEST_F(LocalStagingTest, FinalizeHandsTheFileToItsOwner) {
   }
   ASSERT_EQ(chmod(dir_.path().c_str(), 0777), 0);
   auto f = record_in(dir_, "file.bin");
-  write_file(staging_of(f), "payload");
-  ASSERT_TRUE(staging_.finalize(kNobody, f).ok());
+  {
+    // As in a transfer: the staging file is created with the owner's identity.
+    auto fd = open_staging_for_write(f, kNobody);
+    ASSERT_TRUE(fd.ok()) << fd.error().message;
+    ASSERT_EQ(::write(fd->get(), "payload", 7), 7);
+  }
+  const auto done = staging_.finalize(kNobody, f);
+  ASSERT_TRUE(done.ok()) << done.error().message;
   struct stat st {};
   ASSERT_EQ(stat(f.spec.local_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, kNobody);
@@ -278,21 +284,21 @@ TEST_F(LocalStagingTest, FinalizeForAnOwnerWhoLostWriteAccessIsDenied) {
 TEST_F(LocalStagingTest, RemoveDeletesTheStagingFile) {
   auto f = record_in(dir_, "file.bin");
   write_file(staging_of(f), "x");
-  ASSERT_TRUE(staging_.remove(f).ok());
+  ASSERT_TRUE(staging_.remove(geteuid(), f).ok());
   EXPECT_NE(access(staging_of(f).c_str(), F_OK), 0);
 }
 
 TEST_F(LocalStagingTest, RemoveOfAMissingFileIsSuccess) {
   auto f = record_in(dir_, "file.bin");
-  EXPECT_TRUE(staging_.remove(f).ok());
+  EXPECT_TRUE(staging_.remove(geteuid(), f).ok());
   f.spec.local_path = dir_ / "no-such-dir/file.bin";
-  EXPECT_TRUE(staging_.remove(f).ok());
+  EXPECT_TRUE(staging_.remove(geteuid(), f).ok());
 }
 
 TEST_F(LocalStagingTest, RemoveDoesNotTouchTheFinalFile) {
   auto f = record_in(dir_, "file.bin");
   write_file(f.spec.local_path, "final");
-  ASSERT_TRUE(staging_.remove(f).ok());
+  ASSERT_TRUE(staging_.remove(geteuid(), f).ok());
   EXPECT_EQ(read_file(f.spec.local_path), "final");
 }
 
@@ -313,18 +319,18 @@ TEST_F(LocalStagingTest, StagingSizeReportsRegularFilesOnly) {
 TEST_F(LocalStagingTest, TruncateCutsButNeverGrows) {
   auto f = record_in(dir_, "file.bin");
   write_file(staging_of(f), "0123456789");
-  ASSERT_TRUE(staging_.truncate(f, 4).ok());
+  ASSERT_TRUE(staging_.truncate(geteuid(), f, 4).ok());
   EXPECT_EQ(read_file(staging_of(f)), "0123");
-  ASSERT_TRUE(staging_.truncate(f, 100).ok());
+  ASSERT_TRUE(staging_.truncate(geteuid(), f, 100).ok());
   EXPECT_EQ(staging_.staging_size(f), std::optional<std::uint64_t>(4));
-  ASSERT_TRUE(staging_.truncate(f, 0).ok());
+  ASSERT_TRUE(staging_.truncate(geteuid(), f, 0).ok());
   EXPECT_EQ(staging_.staging_size(f), std::optional<std::uint64_t>(0));
 }
 
 TEST_F(LocalStagingTest, TruncateOfAMissingFile) {
   auto f = record_in(dir_, "file.bin");
-  EXPECT_TRUE(staging_.truncate(f, 0).ok());
-  const auto st = staging_.truncate(f, 10);
+  EXPECT_TRUE(staging_.truncate(geteuid(), f, 0).ok());
+  const auto st = staging_.truncate(geteuid(), f, 10);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, hresult_from_errno(ENOENT));
 }
@@ -333,7 +339,7 @@ TEST_F(LocalStagingTest, TruncateDoesNotFollowASymlink) {
   auto f = record_in(dir_, "file.bin");
   write_file(dir_ / "target", "0123456789");
   ASSERT_EQ(symlink((dir_ / "target").c_str(), staging_of(f).c_str()), 0);
-  EXPECT_FALSE(staging_.truncate(f, 0).ok());
+  EXPECT_FALSE(staging_.truncate(geteuid(), f, 0).ok());
   EXPECT_EQ(read_file(dir_ / "target"), "0123456789");
 }
 

@@ -20,6 +20,8 @@ TEST(SqliteError, MapsResultCodesToHresults) {
   EXPECT_EQ(sqlite_error(nullptr, SQLITE_READONLY_DBMOVED, "x").code, hresult_from_errno(EROFS));
   EXPECT_EQ(sqlite_error(nullptr, SQLITE_PERM, "x").code, hresult_from_errno(EACCES));
   EXPECT_EQ(sqlite_error(nullptr, SQLITE_CANTOPEN, "x").code, hresult_from_errno(EACCES));
+  // An I/O error whose errno SQLite did not keep is still a local I/O error.
+  EXPECT_EQ(sqlite_error(nullptr, SQLITE_IOERR_WRITE, "x").code, hresult_from_errno(EIO));
   EXPECT_EQ(sqlite_error(nullptr, SQLITE_BUSY, "x").code, hr::EFail);
   EXPECT_EQ(sqlite_error(nullptr, SQLITE_CORRUPT, "x").code, hr::EFail);
   const Error e = sqlite_error(nullptr, SQLITE_NOTADB, "opening the queue");

@@ -54,6 +54,15 @@ TEST(ContentRange, HandlesTheLargestValues) {
   EXPECT_EQ(cr->last, std::numeric_limits<std::uint64_t>::max() - 2);
 }
 
+// Caught by fuzz/http_headers' property "length() >= 1": without a total, 0-(2^64-1) was
+// accepted and its length() wrapped to 0, which FetchSession takes as the byte count to append.
+TEST(ContentRange, RejectsARangeWhoseLengthDoesNotFit) {
+  EXPECT_FALSE(parse_content_range("bytes 0-18446744073709551615/*"));
+  const auto one_less = parse_content_range("bytes 1-18446744073709551615/*");
+  ASSERT_TRUE(one_less);
+  EXPECT_EQ(one_less->length(), std::numeric_limits<std::uint64_t>::max());
+}
+
 TEST(ContentRange, RejectsMalformedValues) {
   for (const char* bad : {"",
                           "bytes",
