@@ -971,14 +971,20 @@ void Engine::start_transfer(Live& job) {
   transfer_.start(req);
 }
 
+// Jobs collected from the (unordered) index are acted on in queue order, so what happens is
+// the same from run to run.
+void Engine::sort_by_queue_order(std::vector<Live*>& jobs) {
+  std::sort(jobs.begin(), jobs.end(),
+            [](const Live* a, const Live* b) { return a->queue_seq < b->queue_seq; });
+}
+
 void Engine::schedule() {
   // Every FOREGROUND job runs at once, in queue order so starts are deterministic.
   std::vector<Live*> foreground;
   for (Live* j : index_.foreground_active()) {
     if (j->transfer_id == 0) foreground.push_back(j);
   }
-  std::sort(foreground.begin(), foreground.end(),
-            [](const Live* a, const Live* b) { return a->queue_seq < b->queue_seq; });
+  sort_by_queue_order(foreground);
   for (Live* j : foreground) start_transfer(*j);
 
   // Background: the first `slots` jobs in strict priority, then round-robin order (a job whose
@@ -996,8 +1002,7 @@ void Engine::schedule() {
       preempted.push_back(j);
     }
   }
-  std::sort(preempted.begin(), preempted.end(),
-            [](const Live* a, const Live* b) { return a->queue_seq < b->queue_seq; });
+  sort_by_queue_order(preempted);
   bool changed = false;
   for (Live* j : preempted) {
     stop_transfer(*j);  // preempted: partial data is kept
@@ -1089,8 +1094,7 @@ void Engine::tick() {
   }
   const auto waiting = waiting_background();
   std::vector<Live*> running(index_.running().begin(), index_.running().end());
-  std::sort(running.begin(), running.end(),
-            [](const Live* a, const Live* b) { return a->queue_seq < b->queue_seq; });
+  sort_by_queue_order(running);
   for (Live* jp : running) {
     Live& j = *jp;
     const JobRecord& r = j.rec;

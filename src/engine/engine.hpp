@@ -141,6 +141,7 @@ class Engine {
   std::uint64_t background_rate() const;
   ScheduleIndex<Live>::Keys index_keys(const Live& job) const;
   void reindex(Live& job);
+  static void sort_by_queue_order(std::vector<Live*>& jobs);
   std::array<std::size_t, 4> waiting_background() const;  // queued, not running, per priority
 
   EngineConfig config_;

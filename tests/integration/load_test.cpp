@@ -8,6 +8,7 @@
 #include "files.hpp"
 #include "nginx_fixture.hpp"
 #include "proc_stats.hpp"
+#include "soak_support.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
 #include <bgcopy/bgcopy.hpp>
@@ -58,24 +59,6 @@ constexpr bool kSanitized = false;
 #else
 constexpr bool kSanitized = false;
 #endif
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  const int n = std::atoi(v);
-  return n > 0 ? n : fallback;
-}
-
-std::uint64_t seed_from_env() {
-  const char* v = std::getenv("BGCOPY_SOAK_SEED");
-  if (v != nullptr && *v != '\0') return std::strtoull(v, nullptr, 10);
-  return std::random_device{}();
-}
-
-/// Codes that say the call never got a proper answer from the service.
-bool is_transport(Hresult c) {
-  return (c & 0xFFFF0000U) == hr::ErrnoBase || c == hr::BgEInvalidServerResponse || c == hr::EFail;
-}
 
 Hresult code_of(const Status& s) {
   return s.code();

@@ -9,6 +9,7 @@
 #include "files.hpp"
 #include "nginx_fixture.hpp"
 #include "origin_fixture.hpp"
+#include "soak_support.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
 #include <bgcopy/bgcopy.hpp>
@@ -58,23 +59,6 @@ constexpr const char* kConfig =
     "checkpoint_ms = 250\n"
     "stall_timeout = 10\n"
     "connect_timeout = 5\n";
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  const int n = std::atoi(v);
-  return n > 0 ? n : fallback;
-}
-
-std::uint64_t seed_from_env() {
-  const char* v = std::getenv("BGCOPY_SOAK_SEED");
-  if (v != nullptr && *v != '\0') return std::strtoull(v, nullptr, 10);
-  return std::random_device{}();
-}
-
-bool is_transport(Hresult c) {
-  return (c & 0xFFFF0000U) == hr::ErrnoBase || c == hr::BgEInvalidServerResponse || c == hr::EFail;
-}
 
 // --- The sources --------------------------------------------------------------------------
 
