@@ -169,8 +169,9 @@ class BGCOPY_API Job {
   /// state it is in then: TRANSFERRED or ERROR, or any other state when the timeout passed
   /// (so the caller tells a timeout by the state). TRANSIENT_ERROR does not end the wait: the
   /// service retries by itself. A SUSPENDED job is waited for too (someone may resume it).
-  /// Uses the event stream to wake up and re-reads the job each time, so the answer is the
-  /// job's record, never an event; a lost event costs at most a one-second delay.
+  /// Wakes on events that report TRANSFERRED, ERROR or a final state and re-reads the job
+  /// then (and once a second regardless), so the answer is the job's record, never an event;
+  /// a lost event costs at most a one-second delay.
   /// timeout <= 0 reads the state once.
   ///   Codes: S_OK; DO_E_JOB_NOT_FOUND (the job was completed or cancelled elsewhere);
   ///   DO_E_INVALID_STATE (made final through this handle); the transport codes.

@@ -56,29 +56,40 @@ class InterruptGuard {
 /// Wake-ups from the event stream.
 class Wakeup {
  public:
-  void notify() {
+  void notify(bool urgent) {
     {
       std::lock_guard lock(mu_);
       ++count_;
+      if (urgent) ++urgent_;
     }
     cv_.notify_all();
   }
   /// Waits until an event arrives, `d` passes or the process is interrupted (checked every
-  /// 100 ms: a signal cannot wake a condition variable).
+  /// 100 ms: a signal cannot wake a condition variable). Events that cannot end a wait (a
+  /// file done, progress) wake at most every 100 ms: each wake-up re-reads the whole job, and
+  /// a job of many small files sends one per file.
   void wait(std::chrono::milliseconds d) {
+    constexpr auto kMinSpacing = std::chrono::milliseconds(100);
     const auto end = SteadyClock::now() + d;
     std::unique_lock lock(mu_);
-    while (count_ == seen_ && !InterruptGuard::interrupted()) {
+    for (;;) {
       const auto now = SteadyClock::now();
-      if (now >= end) {
-        break;
-      }
-      cv_.wait_until(lock, std::min(end, now + std::chrono::milliseconds(100)));
+      if (urgent_ != seen_urgent_ || InterruptGuard::interrupted() || now >= end) break;
+      const auto calm_from = last_return_ + kMinSpacing;
+      if (count_ != seen_ && now >= calm_from) break;
+      auto until = std::min(end, now + kMinSpacing);
+      if (count_ != seen_) until = std::min(until, calm_from);
+      cv_.wait_until(lock, until);
     }
     seen_ = count_;
+    seen_urgent_ = urgent_;
+    last_return_ = SteadyClock::now();
   }
   EventCallback callback() {
-    return [this](const JobEvent&) { notify(); };
+    return [this](const JobEvent& e) {
+      notify(e.state == JobState::Transferred || e.state == JobState::Error ||
+             e.state == JobState::Acknowledged || e.state == JobState::Cancelled);
+    };
   }
 
  private:
@@ -86,6 +97,9 @@ class Wakeup {
   std::condition_variable cv_;
   std::uint64_t count_ = 0;
   std::uint64_t seen_ = 0;
+  std::uint64_t urgent_ = 0;
+  std::uint64_t seen_urgent_ = 0;
+  SteadyClock::time_point last_return_{};
 };
 
 int columns(Io& io) {

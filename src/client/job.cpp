@@ -406,7 +406,13 @@ Result<JobState> Job::wait(std::chrono::milliseconds timeout) const noexcept {
       std::uint64_t count = 0;
     };
     auto signal = std::make_shared<Signal>();
-    auto subscription = Job(core_).subscribe([signal](const JobEvent&) {
+    // Only events that can end the wait cost a re-read: a 1,000-file job sends an event per
+    // file, and re-reading the whole job after each was most of the daemon's work.
+    auto subscription = Job(core_).subscribe([signal](const JobEvent& e) {
+      if (!wait_is_over(e.state) && e.state != JobState::Acknowledged &&
+          e.state != JobState::Cancelled) {
+        return;
+      }
       {
         std::lock_guard lock(signal->mu);
         ++signal->count;

@@ -430,8 +430,14 @@ net::awaitable<void> ApiServer::Impl::serve_events(Stream& stream, engine::Calle
     sub->timer.cancel();
   });
 
+  bool told_fold = false;
   for (;;) {
     auto batch = sub->feed.take(std::chrono::steady_clock::now());
+    if (batch.folds > 0 && !told_fold) {
+      told_fold = true;  // once per stream: a slow reader would otherwise flood the log
+      log::info("api: event subscriber of uid " + std::to_string(caller.uid) +
+                " fell behind; its queued events were folded into one per job");
+    }
     if (!batch.events.empty()) {
       std::string text;
       for (const auto& e : batch.events) {
@@ -444,11 +450,6 @@ net::awaitable<void> ApiServer::Impl::serve_events(Stream& stream, engine::Calle
       stream.expires_never();
       if (ec) co_return;
       continue;  // more may have arrived while writing
-    }
-    if (batch.overflowed) {
-      log::info("api: event subscriber of uid " + std::to_string(caller.uid) +
-                " fell too far behind; ending its stream");
-      break;
     }
     if (sub->closed || stopping.load()) break;
     sub->timer.expires_at(batch.next_flush ? *batch.next_flush

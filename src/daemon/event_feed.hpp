@@ -7,9 +7,12 @@
 //    ones are held and the latest is sent when the window ends.
 //  - A held JobModification is dropped when a non-coalesced event of the same job arrives: that
 //    event carries the newer state.
-//  - Full queue: the oldest queued JobModification is dropped; if none is left to drop the feed
-//    is marked overflowed and the stream ends (the client resyncs by re-reading its jobs).
-//  - seq is taken from the shared counter when an event enters this queue, so it increases
+//  - Full queue (a consumer that fell behind): the queue is folded into one held
+//    JobModification per job, carrying that job's newest state. Nothing is dropped without a
+//    trace: every job that changed is still announced, so memory stays bounded by the queue
+//    capacity plus one event per job, and the stream never has to end for being slow.
+//  - seq is taken from the shared counter when an event enters the queue or a hold is released
+//    (holds go after the queued events of the same batch), so it increases
 //    within one stream and is unique per daemon run.
 //
 // Thread-safety: offer() runs on the engine thread, take() on the stream's thread; both lock.
@@ -41,7 +44,7 @@ class EventFeed {
   struct Batch {
     std::vector<JobEvent> events;        // in order
     std::optional<MonoTime> next_flush;  // when a held JobModification becomes due
-    bool overflowed = false;
+    std::size_t folds = 0;               // times the queue was folded since the last take()
   };
   /// Everything ready at `now`, including held JobModifications whose window has ended.
   Batch take(MonoTime now);
@@ -52,6 +55,8 @@ class EventFeed {
     std::optional<JobEvent> held;
   };
   void push(JobEvent event);
+  void stamp(JobEvent& event);
+  void fold_queue();
 
   std::atomic<std::uint64_t>& seq_;
   const std::size_t capacity_;
@@ -59,7 +64,7 @@ class EventFeed {
   std::mutex mu_;
   std::deque<JobEvent> queue_;
   std::unordered_map<std::string, PerJob> jobs_;
-  bool overflowed_ = false;
+  std::size_t folds_ = 0;
   bool wake_pending_ = false;
 };
 

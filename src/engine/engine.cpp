@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <unordered_set>
+#include <vector>
 
 namespace bgcopy::engine {
 
 namespace {
 
-constexpr std::size_t kMaxTombstones = 4096;
 constexpr auto kRetentionCheckEvery = std::chrono::minutes(1);
 
 Error not_found(const JobId& id) {
@@ -433,10 +433,11 @@ void Engine::make_final(Live& job, JobState final_state) {
   }
   jobs_.erase(id);
   tombstones_[id] = {owner, final_state};
-  tombstone_order_.push_back(id);
-  while (tombstone_order_.size() > kMaxTombstones) {
-    tombstones_.erase(tombstone_order_.front());
-    tombstone_order_.pop_front();
+  auto& order = tombstone_order_[owner];
+  order.push_back(id);
+  while (order.size() > kMaxTombstonesPerOwner) {
+    tombstones_.erase(order.front());
+    order.pop_front();
   }
 }
 
@@ -485,20 +486,31 @@ Result<Hresult> Engine::complete(const Caller& caller, const JobId& id) {
     return invalid_state(r, "complete");
   }
   stop_transfer(job);
-  // Each rename is recorded before it is done (completed = "to be at its final name"), so a
-  // crash between the rename and its record can never make load() take the renamed file for
-  // a lost staging file and fetch it again: load() finishes a recorded rename instead.
+  // Every rename is recorded before it is done (completed = "to be at its final name"), so a
+  // crash between a rename and its record can never make load() take the renamed file for a
+  // lost staging file and fetch it again: load() finishes a recorded rename instead. One
+  // record and one staging batch for all files: a job of 1,000 small files would otherwise
+  // pay 1,000 commits and 2,000 flushes here.
+  std::vector<std::uint32_t> moving;
+  std::vector<const FileRecord*> batch;
   for (std::uint32_t i = 0; i < r.files.size(); ++i) {
     auto& f = r.files[i];
     if (f.completed || !f.transferred) continue;
     f.completed = true;
-    Status st = store_.update_file(r.id, i, f);
-    if (st) st = staging_.finalize(r.owner, f);
+    moving.push_back(i);
+    batch.push_back(&f);
+  }
+  if (!moving.empty()) {
+    Status st = persist(job);
+    StagingPort::Finalized moved;
+    if (st) {
+      moved = staging_.finalize_all(r.owner, batch);
+      st = std::move(moved.status);
+    }
     if (!st) {
-      f.completed = false;
-      (void)store_.update_file(r.id, i, f);
+      for (std::size_t k = moved.done; k < moving.size(); ++k) r.files[moving[k]].completed = false;
       Error e = std::move(st).error();
-      e.file_index = i;
+      e.file_index = moving[moved.done];
       // Leave the job where complete can be retried (BITS keeps it TRANSFERRED).
       set_state(job,
                 r.current_file() >= r.files.size() ? JobState::Transferred : JobState::Suspended);

@@ -43,6 +43,10 @@ struct JobView {
 
 class Engine {
  public:
+  /// How many final jobs per owner still answer DO_E_INVALID_STATE to changes by id (older
+  /// ones answer DO_E_JOB_NOT_FOUND, as after a restart).
+  static constexpr std::size_t kMaxTombstonesPerOwner = 4096;
+
   Engine(EngineConfig config, const Clock& clock, JobStore& store, TransferPort& transfer,
          StagingPort& staging, EventSink& events);
   ~Engine();
@@ -155,9 +159,10 @@ class Engine {
   ScheduleIndex<Live> index_;  // after jobs_: destroyed first, it points into it
   std::unordered_map<uid_t, std::size_t> jobs_per_owner_;  // for the per-user job limit
   // Recently final jobs, so a call through a held id answers DO_E_INVALID_STATE rather than
-  // DO_E_JOB_NOT_FOUND. Bounded; in memory only.
+  // DO_E_JOB_NOT_FOUND. The newest kMaxTombstonesPerOwner of each owner, so one user's churn
+  // cannot change what another user's held ids answer; in memory only.
   std::unordered_map<JobId, std::pair<uid_t, JobState>> tombstones_;
-  std::deque<JobId> tombstone_order_;
+  std::unordered_map<uid_t, std::deque<JobId>> tombstone_order_;
   std::uint64_t next_transfer_id_ = 1;
   std::uint64_t next_queue_seq_ = 1;
   MonoTime next_retention_check_{};

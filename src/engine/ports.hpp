@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace bgcopy::engine {
@@ -90,9 +91,23 @@ class StagingPort {
   /// Validates a destination at add time: absolute, normalised, parent directory exists and the
   /// owner may write it. E_INVALIDARG or E_ACCESSDENIED (or an errno code) otherwise.
   virtual Status check_destination(uid_t owner, const std::string& local_path) = 0;
-  /// fsync the staging file, set its mtime, rename it to local_path relative to the directory
-  /// descriptor, fsync the directory.
-  virtual Status finalize(uid_t owner, const FileRecord& file) = 0;
+  /// How far finalize_all got: files[0, done) are at their final names, durably (their
+  /// directories synced); `status` is the failure of files[done] when done < files.size().
+  struct Finalized {
+    std::size_t done = 0;
+    Status status;
+  };
+  /// For each file in order: set its mtime, sync it, rename it to local_path relative to the
+  /// directory descriptor, sync the directory; stops at the first failure. Batched so that a
+  /// job of many small files pays a few flushes rather than two per file: every file's
+  /// metadata is set before any is synced, and every rename is done before any directory is
+  /// synced (once per directory).
+  virtual Finalized finalize_all(uid_t owner, std::span<const FileRecord* const> files) = 0;
+  /// finalize_all of one file.
+  Status finalize(uid_t owner, const FileRecord& file) {
+    const FileRecord* one = &file;
+    return finalize_all(owner, std::span<const FileRecord* const>(&one, 1)).status;
+  }
   /// Deletes the staging file (with the owner's rights); a missing file is success.
   virtual Status remove(uid_t owner, const FileRecord& file) = 0;
   /// Current size of the staging file, or nullopt if it does not exist.

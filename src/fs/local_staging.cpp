@@ -17,6 +17,9 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <span>
+#include <vector>
 
 namespace bgcopy::fs {
 namespace {
@@ -255,88 +258,158 @@ LocalStaging::LocalStaging() {
   final_mode_ = static_cast<mode_t>(0666 & ~mask);
 }
 
-Status LocalStaging::finalize(uid_t owner, const engine::FileRecord& file) {
+// One file of a finalize batch, prepared for its rename: metadata set, not yet synced.
+struct LocalStaging::Prepared {
+  const engine::FileRecord* file = nullptr;
+  int dir_fd = -1;  // borrowed from the batch's directory cache
+  UniqueFd fd;      // the staging file; invalid when an earlier finalize renamed it already
+  bool already = false;
+};
+
+Result<LocalStaging::Prepared> LocalStaging::prepare_final(
+    uid_t owner, const engine::FileRecord& file, std::map<std::string, UniqueFd>& dirs) const {
   BGCOPY_TRY(check_staging_name(file.staging_name));
-  auto dir = open_parent_dir(file.spec.local_path, owner);
-  if (!dir) {
-    return std::move(dir).error();
-  }
-  const auto shown = staging_path(file);
   const auto& final_path = file.spec.local_path;
+  const auto parent = final_path.substr(0, final_path.find_last_of('/') + 1);
+  auto cached = dirs.find(parent);
+  if (cached == dirs.end()) {
+    auto dir = open_parent_dir(final_path, owner);
+    if (!dir) {
+      return std::move(dir).error();
+    }
+    cached = dirs.emplace(parent, std::move(*dir)).first;
+  }
+  Prepared out;
+  out.file = &file;
+  out.dir_fd = cached->second.get();
+  const auto shown = staging_path(file);
   const auto name = base_name(final_path);
-  UniqueFd fd;
   {
     ScopedFsCredentials as_owner(owner);
     if (!as_owner.ok()) {
       return as_owner.status().error();
     }
-    fd.reset(openat(dir->get(), file.staging_name.c_str(),
-                    O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    out.fd.reset(openat(out.dir_fd, file.staging_name.c_str(),
+                        O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   }
-  if (!fd.valid()) {
+  if (!out.fd.valid()) {
     const int err = errno;
-    if (err == ENOENT && already_finalized(dir->get(), file, name)) {
-      return {};
+    if (err == ENOENT && already_finalized(out.dir_fd, file, name)) {
+      out.already = true;
+      return out;
     }
     return Error::from_errno(err, "cannot open staging file " + shown);
   }
   struct stat st {};
-  if (fstat(fd.get(), &st) != 0) {
+  if (fstat(out.fd.get(), &st) != 0) {
     return Error::from_errno(errno, "cannot stat staging file " + shown);
   }
   if (!S_ISREG(st.st_mode)) {
     return invalid("staging file is not a regular file: " + shown);
   }
-  // Time and owner first, so the fsync below makes them durable together with the data.
+  // Time and owner first, so the fsync makes them durable together with the data.
   if (file.remote_mtime) {
     std::array<timespec, 2> times{};
     times[0].tv_nsec = UTIME_NOW;
     times[1].tv_sec = static_cast<time_t>(*file.remote_mtime);
-    if (futimens(fd.get(), times.data()) != 0) {
+    if (futimens(out.fd.get(), times.data()) != 0) {
       return Error::from_errno(errno, "cannot set modification time of " + shown);
     }
   }
   if (acting_for_other_user(owner)) {
     struct stat dir_st {};
-    if (fstat(dir->get(), &dir_st) != 0) {
+    if (fstat(out.dir_fd, &dir_st) != 0) {
       return Error::from_errno(errno, "cannot stat directory of " + final_path);
     }
-    if (sticky_blocks_replace(dir->get(), dir_st, name, owner)) {
+    if (sticky_blocks_replace(out.dir_fd, dir_st, name, owner)) {
       return access_denied("cannot replace " + final_path +
                            ": it belongs to another user in a sticky directory");
     }
     const auto who = lookup_user(owner);
     const gid_t gid = who ? who->gid : static_cast<gid_t>(-1);
-    if (fchown(fd.get(), owner, gid) != 0) {
+    if (fchown(out.fd.get(), owner, gid) != 0) {
       return Error::from_errno(errno, "cannot give " + shown + " to its owner");
     }
   }
   // Staging files are private (0600) while incomplete; the delivered file gets the ordinary
   // mode a program of the owner would create (0666 less the service's umask).
-  if (fchmod(fd.get(), final_mode_) != 0) {
+  if (fchmod(out.fd.get(), final_mode_) != 0) {
     return Error::from_errno(errno, "cannot set the mode of " + shown);
   }
-  if (fsync(fd.get()) != 0) {
-    return Error::from_errno(errno, "cannot sync staging file " + shown);
-  }
-  fd.reset();
-  {
-    // As the owner: the kernel applies their write permission and the sticky-directory rule.
-    ScopedFsCredentials as_owner(owner);
-    if (!as_owner.ok()) {
-      return as_owner.status().error();
+  return out;
+}
+
+engine::StagingPort::Finalized LocalStaging::finalize_all(
+    uid_t owner, std::span<const engine::FileRecord* const> files) {
+  // Bounded so a job of many files never holds more than this many descriptors at once.
+  constexpr std::size_t kChunk = 128;
+  Finalized out;
+  for (std::size_t start = 0; start < files.size(); start += kChunk) {
+    const auto chunk = files.subspan(start, std::min(kChunk, files.size() - start));
+    std::map<std::string, UniqueFd> dirs;
+    std::vector<Prepared> ready;
+    ready.reserve(chunk.size());
+    Status failure;  // of file ready.size(), when set
+    // 1. Every file's metadata before any sync: the first fsync then commits them all in one
+    //    journal transaction, and the rest find nothing left to write (the data was synced
+    //    when the file finished).
+    for (const auto* file : chunk) {
+      auto prepared = prepare_final(owner, *file, dirs);
+      if (!prepared) {
+        failure = std::move(prepared).error();
+        break;
+      }
+      ready.push_back(std::move(*prepared));
     }
-    if (renameat(dir->get(), file.staging_name.c_str(), dir->get(), name.c_str()) != 0) {
-      return Error::from_errno(errno, "cannot rename " + shown + " to " + final_path);
+    // 2. Sync each file: nothing may be renamed into place before its bytes are durable.
+    for (std::size_t i = 0; i < ready.size(); ++i) {
+      if (ready[i].fd.valid() && fsync(ready[i].fd.get()) != 0) {
+        failure =
+            Error::from_errno(errno, "cannot sync staging file " + staging_path(*ready[i].file));
+        ready.resize(i);
+        break;
+      }
+    }
+    // 3. Rename, in order, as the owner: the kernel applies their write permission and the
+    //    sticky-directory rule.
+    std::size_t placed = 0;
+    for (; placed < ready.size(); ++placed) {
+      Prepared& p = ready[placed];
+      p.fd.reset();
+      if (p.already) continue;
+      const auto& final_path = p.file->spec.local_path;
+      ScopedFsCredentials as_owner(owner);
+      if (!as_owner.ok()) {
+        failure = as_owner.status();
+        break;
+      }
+      if (renameat(p.dir_fd, p.file->staging_name.c_str(), p.dir_fd,
+                   base_name(final_path).c_str()) != 0) {
+        failure = Error::from_errno(errno,
+                                    "cannot rename " + staging_path(*p.file) + " to " + final_path);
+        break;
+      }
+    }
+    // 4. One sync per directory that gained a name. The renames are done and visible: failing
+    //    now would leave the caller retrying renames that cannot happen again, so report
+    //    success and leave a trace.
+    std::vector<int> synced;
+    for (std::size_t i = 0; i < placed; ++i) {
+      const int dir_fd = ready[i].dir_fd;
+      if (std::find(synced.begin(), synced.end(), dir_fd) != synced.end()) continue;
+      synced.push_back(dir_fd);
+      if (fsync(dir_fd) != 0 && fsync(dir_fd) != 0) {
+        log::warn("cannot sync directory of " + ready[i].file->spec.local_path +
+                  " after the rename: " + std::strerror(errno));
+      }
+    }
+    out.done += placed;
+    if (!failure) {
+      out.status = std::move(failure);
+      return out;
     }
   }
-  if (fsync(dir->get()) != 0 && fsync(dir->get()) != 0) {
-    // The rename is done and visible; failing now would leave a caller retrying a rename that
-    // cannot happen again, so report success and leave a trace.
-    log::warn("cannot sync directory of " + final_path +
-              " after the rename: " + std::strerror(errno));
-  }
-  return {};
+  return out;
 }
 
 Status LocalStaging::remove(uid_t owner, const engine::FileRecord& file) {

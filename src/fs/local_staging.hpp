@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -34,13 +35,16 @@ class LocalStaging final : public engine::StagingPort {
   /// directory), E_ACCESSDENIED (/proc, /sys, /dev, or the owner may not write the parent),
   /// 0xC0D00000 + errno for other failures. Context LOCAL_FILE.
   Status check_destination(uid_t owner, const std::string& local_path) override;
-  /// Sets the mtime (remote_mtime) and, for another owner, the owner; fsyncs; renames; fsyncs
-  /// the directory. Repeating it after a crash that followed the rename succeeds: a missing
-  /// staging file is fine when the final name holds a regular file of bytes_total bytes with
-  /// that mtime.
-  /// Errors: 0xC0D00000 + errno (context LOCAL_FILE) naming the path; E_ACCESSDENIED when the
-  /// owner lost write access to the directory; E_INVALIDARG for a missing parent.
-  Status finalize(uid_t owner, const engine::FileRecord& file) override;
+  /// Per file: sets the mtime (remote_mtime) and, for another owner, the owner; fsyncs;
+  /// renames; fsyncs the directory, batched per 128 files (metadata of all, then the syncs,
+  /// then the renames, then one sync per directory). Repeating it after a crash that followed
+  /// a rename succeeds: a missing staging file is fine when the final name holds a regular
+  /// file of bytes_total bytes with that mtime. A directory sync that fails after the renames
+  /// is logged, not reported (the files are in place; a retry could not rename them again).
+  /// Errors, for the first file that failed: 0xC0D00000 + errno (context LOCAL_FILE) naming
+  /// the path; E_ACCESSDENIED when the owner lost write access to the directory; E_INVALIDARG
+  /// for a missing parent.
+  Finalized finalize_all(uid_t owner, std::span<const engine::FileRecord* const> files) override;
   Status remove(uid_t owner, const engine::FileRecord& file) override;
   std::optional<std::uint64_t> staging_size(const engine::FileRecord& file) override;
   /// Cuts the file to `size` bytes and syncs it; never grows it, and never cuts bytes that its
@@ -48,6 +52,10 @@ class LocalStaging final : public engine::StagingPort {
   Status truncate(uid_t owner, const engine::FileRecord& file, std::uint64_t size) override;
 
  private:
+  struct Prepared;
+  Result<Prepared> prepare_final(uid_t owner, const engine::FileRecord& file,
+                                 std::map<std::string, UniqueFd>& dirs) const;
+
   mode_t final_mode_ = 0644;
 };
 

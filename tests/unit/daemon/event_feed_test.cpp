@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 namespace bgcopy::daemon {
 namespace {
 
@@ -73,23 +76,55 @@ TEST_F(EventFeedTest, JobsAreCoalescedIndependently) {
   EXPECT_EQ(feed.take(t0_ + 2s).events.size(), 1U);
 }
 
-TEST_F(EventFeedTest, FullQueueDropsModificationsFirstThenOverflows) {
+TEST_F(EventFeedTest, FullQueueFoldsIntoOneModificationPerJobAndLosesNoJob) {
   EventFeed feed(seq_, 3, 500ms);
-  feed.offer(ev(EventType::JobModification, "A"), t0_);
-  feed.offer(ev(EventType::JobError, "A"), t0_);
-  feed.offer(ev(EventType::JobModification, "B"), t0_);
-  feed.offer(ev(EventType::JobTransferred, "C"), t0_);  // drops A's modification
+  feed.offer(ev(EventType::JobModification, "A", JobState::Queued), t0_);
+  feed.offer(ev(EventType::JobError, "A", JobState::Error), t0_);
+  feed.offer(ev(EventType::JobModification, "B", JobState::Queued), t0_);
+  // Full: the three queued events fold into one held modification each for A and B.
+  feed.offer(ev(EventType::JobTransferred, "C", JobState::Transferred), t0_);
   auto b = feed.take(t0_);
-  ASSERT_EQ(b.events.size(), 3U);
-  EXPECT_EQ(b.events[0].type, EventType::JobError);
-  EXPECT_EQ(b.events[1].job_id, "B");
-  EXPECT_EQ(b.events[2].type, EventType::JobTransferred);
-  EXPECT_FALSE(b.overflowed);
+  ASSERT_EQ(b.events.size(), 3U) << "C's event, then one per folded job";
+  EXPECT_EQ(b.folds, 1U);
+  EXPECT_EQ(b.events[0].type, EventType::JobTransferred);
+  EXPECT_EQ(b.events[0].job_id, "C");
+  std::map<std::string, JobEvent> folded;
+  for (std::size_t i = 1; i < b.events.size(); ++i) folded[b.events[i].job_id] = b.events[i];
+  ASSERT_EQ(folded.count("A"), 1U);
+  ASSERT_EQ(folded.count("B"), 1U);
+  EXPECT_EQ(folded["A"].type, EventType::JobModification);
+  EXPECT_EQ(folded["A"].state, JobState::Error) << "a fold carries the job's newest state";
+  EXPECT_EQ(folded["B"].state, JobState::Queued);
+  for (std::size_t i = 1; i < b.events.size(); ++i) {
+    EXPECT_GT(b.events[i].seq, b.events[i - 1].seq);
+  }
 
-  for (const char* job : {"D", "E", "F", "G"}) feed.offer(ev(EventType::JobError, job), t0_);
-  b = feed.take(t0_);
-  EXPECT_EQ(b.events.size(), 3U);
-  EXPECT_TRUE(b.overflowed) << "nothing droppable left: the stream must end";
+  // However far behind: every job that changed is announced, and memory stays one per job.
+  for (int round = 0; round < 50; ++round) {
+    for (const char* job : {"D", "E", "F", "G", "H"}) {
+      feed.offer(ev(EventType::FileTransferred, job), t0_ + 1s);
+    }
+  }
+  feed.offer(ev(EventType::JobModification, "A", JobState::Suspended), t0_ + 1s);
+  b = feed.take(t0_ + 1s);
+  EXPECT_GT(b.folds, 0U);
+  std::set<std::string> seen;
+  for (const auto& e : b.events) seen.insert(e.job_id);
+  EXPECT_EQ(seen, (std::set<std::string>{"A", "D", "E", "F", "G", "H"}));
+  EXPECT_LE(b.events.size(), 3U + 6U);
+  EXPECT_EQ(feed.take(t0_ + 2s).events.size(), 0U) << "nothing is sent twice";
+}
+
+TEST_F(EventFeedTest, AHeldModificationSurvivesAFoldAsTheNewest) {
+  EventFeed feed(seq_, 1, 500ms);
+  feed.offer(ev(EventType::JobModification, "A", JobState::Queued), t0_);  // queued at once
+  feed.offer(ev(EventType::JobModification, "A", JobState::Suspended), t0_ + 1ms);  // held
+  feed.offer(ev(EventType::FileTransferred, "B"), t0_ + 2ms);  // full: folds A's first one
+  auto b = feed.take(t0_ + 3ms);
+  ASSERT_EQ(b.events.size(), 2U) << "B, then A's hold: what was queued for A never went out";
+  EXPECT_EQ(b.events[0].job_id, "B");
+  EXPECT_EQ(b.events[1].job_id, "A");
+  EXPECT_EQ(b.events[1].state, JobState::Suspended) << "the hold was newer than the folded event";
 }
 
 TEST_F(EventFeedTest, SeqIsSharedAndIncreasing) {

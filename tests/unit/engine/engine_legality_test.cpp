@@ -113,6 +113,23 @@ TEST_F(LegalityTest, AnotherUserDoesNotLearnThatAFinalJobExisted) {
   EXPECT_HR(engine().cancel(kBob, id), hr::DoEJobNotFound);
 }
 
+TEST_F(LegalityTest, FinalJobsAreRememberedPerOwnerSoOthersCannotEvictThem) {
+  JobId mine = create(kAlice);
+  ASSERT_HR(engine().cancel(kAlice, mine), hr::SOk);
+  // Another user's churn does not push Alice's final job out of memory.
+  for (std::size_t i = 0; i <= Engine::kMaxTombstonesPerOwner; ++i) {
+    JobId other = create(kBob);
+    ASSERT_HR(engine().cancel(kBob, other), hr::SOk);
+  }
+  EXPECT_HR(engine().resume(kAlice, mine), hr::DoEInvalidState);
+  // Her own churn does, once she has that many newer final jobs: bounded memory.
+  for (std::size_t i = 0; i < Engine::kMaxTombstonesPerOwner; ++i) {
+    JobId newer = create(kAlice);
+    ASSERT_HR(engine().cancel(kAlice, newer), hr::SOk);
+  }
+  EXPECT_HR(engine().resume(kAlice, mine), hr::DoEJobNotFound);
+}
+
 // ---- ownership ----
 
 TEST_F(LegalityTest, AnotherUserIsDeniedEveryCall) {

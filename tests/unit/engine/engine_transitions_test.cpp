@@ -467,6 +467,18 @@ TEST_F(TransitionsTest, CompleteWithARenameFailureStaysTransferredAndCanBeRetrie
   EXPECT_EQ(store.rows.count(id), 0U);
 }
 
+TEST_F(TransitionsTest, CompleteMovesEveryFileInOneStagingBatchRecordedFirst) {
+  JobId id = transferred_job(50);
+  EXPECT_HR(engine().complete(kAlice, id), hr::SOk);
+  EXPECT_EQ(staging.finalize_calls, 1) << "one batch, so the flushes are shared";
+  ASSERT_EQ(staging.finalized.size(), 50U);
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(staging.finalized[i].spec.local_path, spec(static_cast<int>(i)).local_path);
+    EXPECT_TRUE(staging.finalized[i].completed) << "recorded before it is moved: " << i;
+  }
+  EXPECT_FALSE(exists(id));
+}
+
 TEST_F(TransitionsTest, CompleteWithAStoreFailureKeepsTheJob) {
   JobId id = transferred_job(1);
   store.fail_next(Error::from_errno(EIO, "store"), 2);  // update_file and remove

@@ -195,6 +195,7 @@ class FakeStaging final : public StagingPort {
   std::map<std::string, std::uint64_t> sizes;       // staging_name -> size
   std::vector<std::string> checked;                 // local paths given to check_destination
   std::vector<FileRecord> finalized;
+  int finalize_calls = 0;           // batches, not files
   std::vector<FileRecord> removed;  // successful and failed removes
   std::vector<std::pair<FileRecord, std::uint64_t>> truncated;
 
@@ -204,12 +205,20 @@ class FakeStaging final : public StagingPort {
     if (it != destination_errors.end()) return it->second;
     return {};
   }
-  Status finalize(uid_t /*owner*/, const FileRecord& file) override {
-    auto it = finalize_errors.find(file.spec.local_path);
-    if (it != finalize_errors.end()) return it->second;
-    finalized.push_back(file);
-    sizes.erase(file.staging_name);
-    return {};
+  Finalized finalize_all(uid_t /*owner*/, std::span<const FileRecord* const> files) override {
+    ++finalize_calls;
+    Finalized out;
+    for (const FileRecord* file : files) {
+      auto it = finalize_errors.find(file->spec.local_path);
+      if (it != finalize_errors.end()) {
+        out.status = it->second;
+        return out;
+      }
+      finalized.push_back(*file);
+      sizes.erase(file->staging_name);
+      ++out.done;
+    }
+    return out;
   }
   Status remove(uid_t /*owner*/, const FileRecord& file) override {
     removed.push_back(file);
