@@ -70,8 +70,9 @@ class BGCOPY_API Job {
   /// writable by the job's owner. The file transfers after those already in the job.
   ///   Codes: S_OK; E_INVALIDARG (bad URL or scheme, relative path, bad sha256 text);
   ///   E_ACCESSDENIED / 0xC0D00000 + errno (the directory is not usable);
-  ///   BG_E_TOO_MANY_FILES_IN_JOB; DO_E_INVALID_STATE (the job is TRANSFERRED or final);
-  ///   the transport codes.
+  ///   BG_E_TOO_MANY_FILES_IN_JOB; DO_E_INVALID_STATE (the job is final); the transport
+  ///   codes. A file added to a TRANSFERRED job leaves it TRANSFERRED until resume() fetches
+  ///   the new file (BITS).
   Status add_file(std::string_view remote_url, std::string_view local_path) const noexcept;
   /// The same with a FileSpec, which may also carry a sha256 (64 hex digits, checked before
   /// the job becomes TRANSFERRED) and ranges (as add_file_with_ranges). Codes: as
@@ -92,12 +93,14 @@ class BGCOPY_API Job {
 
   // --- State changes ------------------------------------------------------------------------
 
-  /// SUSPENDED / ERROR / TRANSIENT_ERROR -> QUEUED; on an active job does nothing.
+  /// SUSPENDED / ERROR / TRANSIENT_ERROR -> QUEUED; on an active job does nothing; on a
+  /// TRANSFERRED job fetches files added since, else does nothing.
   ///   Codes: S_OK; DO_E_JOB_EMPTY (no files; the job stays SUSPENDED); DO_E_INVALID_STATE
-  ///   (TRANSFERRED or final); the transport codes.
+  ///   (final); the transport codes.
   Status resume() const noexcept;
-  /// Stops transferring; partial data is kept. On a SUSPENDED job does nothing.
-  ///   Codes: S_OK; DO_E_INVALID_STATE (TRANSFERRED or final); the transport codes.
+  /// Stops transferring; partial data is kept. Legal in every non-final state, TRANSFERRED
+  /// included (resume() then returns it to TRANSFERRED). On a SUSPENDED job does nothing.
+  ///   Codes: S_OK; DO_E_INVALID_STATE (final); the transport codes.
   Status suspend() const noexcept;
   /// Deletes every staging file; the job becomes CANCELLED and leaves the queue.
   ///   Codes: S_OK; BG_S_UNABLE_TO_DELETE_FILES (success, but a staging file stayed);
@@ -136,11 +139,12 @@ class BGCOPY_API Job {
 
   // --- Settings -----------------------------------------------------------------------------
 
-  /// Changes the settings present in `patch`, all or none.
-  ///   Codes: S_OK; E_INVALIDARG (an empty patch, an out-of-range value: notify flags above
-  ///   0x1F, min retry delay under 5 s, an empty display name, a relative notify program, an
-  ///   OVERRIDE proxy without a list); BG_E_STRING_TOO_LONG (display name over 256 or
-  ///   description over 1024 characters); DO_E_INVALID_STATE (final); the transport codes.
+  /// Changes the settings present in `patch`, all or none (an empty patch changes nothing).
+  ///   A min retry delay under 5 s is raised to 5 s.
+  ///   Codes: S_OK; E_INVALIDARG (a relative notify program, an OVERRIDE proxy without a
+  ///   list; text that is not valid UTF-8 or has control characters); E_NOTIMPL (notify
+  ///   flags above 0x1F); BG_E_STRING_TOO_LONG (display name over 256 or description over
+  ///   1024 characters); DO_E_INVALID_STATE (final); the transport codes.
   Status set(const JobSettingsPatch& patch) const noexcept;
   /// One setting each; codes as set().
   Status set_display_name(std::string_view name) const noexcept;

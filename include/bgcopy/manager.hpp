@@ -90,9 +90,10 @@ class BGCOPY_API Manager {
   Result<ServiceInfo> service_info() const noexcept;
 
   /// Creates an empty job owned by the caller, in SUSPENDED (CreateJob).
-  ///   Codes: S_OK; E_INVALIDARG (empty name, or a type the service does not take);
-  ///   BG_E_STRING_TOO_LONG (name over 256 characters); BG_E_TOO_MANY_JOBS_PER_USER;
-  ///   E_NOTIMPL (upload types, until the service supports them); the transport codes.
+  ///   Codes: S_OK; E_INVALIDARG (a name that is not valid UTF-8 or has control characters,
+  ///   or a type the service does not take); BG_E_STRING_TOO_LONG (name over 256
+  ///   characters); BG_E_TOO_MANY_JOBS_PER_USER; E_NOTIMPL (upload types, until the service
+  ///   supports them); the transport codes. An empty name is allowed.
   Result<Job> create_job(std::string_view display_name, JobType type = JobType::Download,
                          JobPriority priority = JobPriority::Normal) const noexcept;
 

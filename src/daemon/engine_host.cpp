@@ -36,6 +36,11 @@ Status EngineHost::start() {
     std::lock_guard lock(engine_mu_);
     BGCOPY_TRY(engine_.load());
   }
+  {
+    // The first pass arms the timers of the jobs just loaded (retries, retention).
+    std::lock_guard lock(queue_mu_);
+    dirty_ = true;
+  }
   thread_ = std::thread([this] { loop(); });
   return {};
 }
@@ -60,9 +65,11 @@ void EngineHost::post(engine::TransferEvent event) {
   queue_cv_.notify_one();
 }
 
-void EngineHost::wake() {
+void EngineHost::wake_if_sooner() {
+  const auto next = engine_.next_deadline();
   {
     std::lock_guard lock(queue_mu_);
+    if (!next || (loop_deadline_ && *loop_deadline_ <= *next)) return;
     dirty_ = true;
   }
   queue_cv_.notify_one();
@@ -89,6 +96,8 @@ void EngineHost::loop() {
     for (const auto& ev : batch) engine_.on_transfer_event(ev);
     engine_.tick();
     deadline = engine_.next_deadline();
+    std::lock_guard queue_lock(queue_mu_);
+    loop_deadline_ = deadline;
   }
 }
 

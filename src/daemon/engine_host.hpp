@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace bgcopy::daemon {
@@ -53,7 +54,7 @@ class EngineHost {
     std::unique_lock lock(engine_mu_);
     struct Wake {
       EngineHost* h;
-      ~Wake() { h->wake(); }
+      ~Wake() { h->wake_if_sooner(); }
     } wake{this};  // timers may have moved
     return f(engine_);
   }
@@ -63,7 +64,10 @@ class EngineHost {
 
  private:
   void loop();
-  void wake();
+  /// With engine_mu_ held: wakes the loop only when the engine's next deadline is now earlier
+  /// than the one the loop sleeps towards. Waking it after every call cost two context switches
+  /// per API request for nothing (a call schedules by itself; only timers need the loop).
+  void wake_if_sooner();
 
   engine::Engine engine_;
   std::mutex engine_mu_;
@@ -73,6 +77,10 @@ class EngineHost {
   std::deque<engine::TransferEvent> queue_;
   bool dirty_ = false;
   bool stopping_ = false;
+  // The deadline the loop last computed (nullopt: none, it sleeps until woken). Written by the
+  // loop with engine_mu_ and queue_mu_ held, read by callers with engine_mu_ held, so a caller
+  // always compares against the state the loop has seen.
+  std::optional<MonoTime> loop_deadline_;
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 #include "engine/validate.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <unordered_set>
 #include <vector>
 
@@ -12,6 +13,21 @@ namespace bgcopy::engine {
 namespace {
 
 constexpr auto kRetentionCheckEvery = std::chrono::minutes(1);
+
+// BITS's split: text that is not clean (invalid UTF-8, control characters) is E_INVALIDARG,
+// clean text over the limit BG_E_STRING_TOO_LONG, for create and set alike.
+Status check_text(std::string_view text, std::string_view what, std::uint32_t max_chars,
+                  bool allow_newlines) {
+  if (!is_clean_text(text, std::numeric_limits<std::uint32_t>::max(), allow_newlines)) {
+    return Error::make(hr::EInvalidArg, "the " + std::string(what) +
+                                            " must be valid UTF-8 without control characters");
+  }
+  if (!is_clean_text(text, max_chars, allow_newlines)) {
+    return Error::make(hr::BgEStringTooLong, "the " + std::string(what) + " is longer than " +
+                                                 std::to_string(max_chars) + " characters");
+  }
+  return {};
+}
 
 Error not_found(const JobId& id) {
   return Error::make(hr::DoEJobNotFound, "no job " + id.to_string());
@@ -254,12 +270,7 @@ Result<JobId> Engine::create_job(const Caller& caller, const std::string& displa
   if (type != JobType::Download) {
     return Error::make(hr::ENotImpl, "only download jobs are supported");
   }
-  if (!is_clean_text(display_name, config_.max_display_name, false)) {
-    return Error::make(hr::EInvalidArg,
-                       "the display name must be valid UTF-8 without control characters and "
-                       "at most " +
-                           std::to_string(config_.max_display_name) + " characters");
-  }
+  BGCOPY_TRY(check_text(display_name, "display name", config_.max_display_name, false));
   if (!caller.is_root()) {
     const std::size_t owned = jobs_per_owner_[caller.uid];
     if (owned >= config_.max_jobs_per_user) {
@@ -619,20 +630,11 @@ Status Engine::set_settings(const Caller& caller, const JobId& id, const Setting
   if (is_final(r.state)) return invalid_state(r, "change");
   JobSettings s = r.settings;
   if (p.display_name) {
-    if (!is_clean_text(*p.display_name, config_.max_display_name, false)) {
-      return Error::make(hr::BgEStringTooLong,
-                         "the display name must be valid UTF-8 without control characters and "
-                         "at most " +
-                             std::to_string(config_.max_display_name) + " characters");
-    }
+    BGCOPY_TRY(check_text(*p.display_name, "display name", config_.max_display_name, false));
     s.display_name = *p.display_name;
   }
   if (p.description) {
-    if (!is_clean_text(*p.description, config_.max_description, true)) {
-      return Error::make(hr::BgEStringTooLong, "the description must be valid UTF-8 and at most " +
-                                                   std::to_string(config_.max_description) +
-                                                   " characters");
-    }
+    BGCOPY_TRY(check_text(*p.description, "description", config_.max_description, true));
     s.description = *p.description;
   }
   if (p.priority) s.priority = *p.priority;

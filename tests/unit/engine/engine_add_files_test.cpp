@@ -219,13 +219,15 @@ TEST_F(AddFilesTest, TooManyJobsPerUserUnlessRoot) {
 }
 
 TEST_F(AddFilesTest, DisplayNameLimits) {
-  EXPECT_HR(engine().create_job(kAlice, std::string(257, 'n'), JobType::Download), hr::EInvalidArg);
+  EXPECT_HR(engine().create_job(kAlice, std::string(257, 'n'), JobType::Download),
+            hr::BgEStringTooLong);
   EXPECT_HR(engine().create_job(kAlice, std::string(256, 'n'), JobType::Download), hr::SOk);
   // Characters, not bytes: 256 two-byte characters fit.
   std::string e_acute;
   for (int i = 0; i < 256; ++i) e_acute += "\xC3\xA9";
   EXPECT_HR(engine().create_job(kAlice, e_acute, JobType::Download), hr::SOk);
-  EXPECT_HR(engine().create_job(kAlice, e_acute + "\xC3\xA9", JobType::Download), hr::EInvalidArg);
+  EXPECT_HR(engine().create_job(kAlice, e_acute + "\xC3\xA9", JobType::Download),
+            hr::BgEStringTooLong);
   EXPECT_HR(engine().create_job(kAlice, "bad\xFFutf8", JobType::Download), hr::EInvalidArg);
   EXPECT_HR(engine().create_job(kAlice, "ctrl\x1b[31m", JobType::Download), hr::EInvalidArg);
   EXPECT_HR(engine().create_job(kAlice, "", JobType::Download), hr::SOk);

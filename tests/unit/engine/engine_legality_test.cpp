@@ -234,6 +234,9 @@ TEST_F(LegalityTest, MinRetryDelayIsClampedToFiveSeconds) {
 
 TEST_F(LegalityTest, SettingsAreValidated) {
   JobId id = create();
+  EXPECT_HR(engine().set_settings(kAlice, id, Patch()), hr::SOk) << "an empty patch is a no-op";
+  EXPECT_HR(engine().set_settings(kAlice, id, Patch().display_name("")), hr::SOk)
+      << "an empty display name is allowed, as by create";
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().display_name(std::string(257, 'x'))),
             hr::BgEStringTooLong);
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().display_name(std::string(256, 'x'))),
@@ -243,7 +246,11 @@ TEST_F(LegalityTest, SettingsAreValidated) {
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().description(std::string("two\nlines"))),
             hr::SOk);
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().display_name(std::string("no\nnewline"))),
-            hr::BgEStringTooLong);
+            hr::EInvalidArg)
+      << "unclean text is an invalid argument, not a long one";
+  EXPECT_HR(engine().set_settings(kAlice, id, Patch().description(std::string("bad\xFF"))),
+            hr::EInvalidArg);
+
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().notify_flags(0x20)), hr::ENotImpl);
   EXPECT_HR(engine().set_settings(kAlice, id, Patch().notify_flags(0x1F)), hr::SOk);
   EXPECT_HR(engine().set_settings(kAlice, id,
