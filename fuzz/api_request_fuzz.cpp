@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,7 +51,9 @@ class RecordingTransfer final : public eng::TransferPort {
 class NullStaging final : public eng::StagingPort {
  public:
   Status check_destination(uid_t, const std::string&) override { return {}; }
-  Status finalize(uid_t, const eng::FileRecord&) override { return {}; }
+  Finalized finalize_all(uid_t, std::span<const eng::FileRecord* const> files) override {
+    return Finalized{files.size(), {}};
+  }
   Status remove(uid_t, const eng::FileRecord&) override { return {}; }
   std::optional<std::uint64_t> staging_size(const eng::FileRecord&) override {
     return std::nullopt;

@@ -23,9 +23,12 @@ using EventCallback = std::function<void(const JobEvent& event)>;
 /// A live event stream. Move-only; destroying it stops it.
 ///
 /// Events are hints, not a log: JobModification is coalesced by the service (at most one per
-/// job every 500 ms), and when the connection to the service breaks (a daemon restart, say)
-/// the subscription reconnects by itself, with back-off, and the events of the gap are lost.
-/// The job's record (Job::info) is the truth; re-read it when an event arrives.
+/// job every 500 ms); a subscriber that falls behind by 1024 events gets one JobModification
+/// per changed job, carrying its newest state, instead of the backlog (so look at
+/// JobEvent::state, not only at the type); and when the connection to the service breaks (a
+/// daemon restart, say) the subscription reconnects by itself, with back-off, and the events
+/// of the gap are lost. The job's record (Job::info) is the truth; re-read it when an event
+/// arrives.
 ///
 /// Thread-safety: stop() and active() may be called from any thread, including from inside the
 /// callback. Moving or destroying a Subscription must not race with other calls on the same
