@@ -159,8 +159,16 @@ Status Engine::persist(Live& job) {
   // The store must never see live byte counts: only what is synced to the staging file.
   JobRecord copy = job.rec;
   for (std::size_t i = 0; i < copy.files.size(); ++i) {
-    if (!copy.files[i].transferred) copy.files[i].bytes_transferred = job.durable[i];
+    FileRecord& f = copy.files[i];
+    if (f.transferred && job.syncing.count(static_cast<std::uint32_t>(i)) != 0) {
+      f.transferred = false;  // all bytes written, not yet synced: not promised yet
+      f.verified = false;
+    }
+    if (!f.transferred) f.bytes_transferred = job.durable[i];
   }
+  // Unreachable by construction (TRANSFERRED waits for the syncs); kept so a record can never
+  // claim TRANSFERRED over a file it does not hold.
+  if (copy.state == JobState::Transferred && !job.syncing.empty()) copy.state = JobState::Queued;
   return store_.update(copy);
 }
 

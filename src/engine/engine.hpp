@@ -134,6 +134,9 @@ class Engine {
   void enter_transient_error(Live& job, Error error, std::optional<std::uint32_t> retry_after_s);
   void enter_error(Live& job, Error error, bool count_failure = true);
   void enter_transferred(Live& job);
+  // Every file is in: TRANSFERRED, or (a sync still running) wait for it as kAwaitingSync.
+  void finish_files(Live& job);
+  void on_synced(Live& job, const TransferEvent& ev);
   void set_state(Live& job, JobState state);
   void touch(Live& job);
   void emit(const Live& job, Event::Kind kind, std::optional<std::uint32_t> file = std::nullopt);

@@ -13,6 +13,10 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
   if (it == jobs_.end()) return;
   Live& job = *it->second;
   JobRecord& r = job.rec;
+  if (ev.kind == TransferEvent::Kind::Synced) {
+    on_synced(job, ev);  // matched by file, not by the running transfer
+    return;
+  }
   if (job.transfer_id == 0 || ev.transfer_id != job.transfer_id) return;  // stale
   if (ev.file_index >= r.files.size()) return;
   FileRecord& f = r.files[ev.file_index];
@@ -71,25 +75,32 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
       f.verified = ev.verified;
       if (ev.bytes_total) f.bytes_total = ev.bytes_total;
       f.bytes_transferred = ev.bytes_transferred;
-      job.durable[ev.file_index] = ev.bytes_transferred;
       if (!f.bytes_total) f.bytes_total = ev.bytes_transferred;
       f.validators = ev.validators;
       if (ev.remote_mtime) f.remote_mtime = ev.remote_mtime;
       r.no_progress_since.reset();
       job.no_progress_due.reset();
       touch(job);
-      if (auto st = store_.update_file(r.id, ev.file_index, f); !st) {
-        // Without a record of the finished file we cannot promise it: treat as a local fault.
-        // The file is not transferred until recorded, so the retry records it (its bytes are
-        // all durable, so that costs no request) instead of declaring the job TRANSFERRED.
-        f.transferred = false;
-        f.verified = false;
-        enter_transient_error(job, st.error(), std::nullopt);
-        break;
+      if (!ev.durable) {
+        // Every byte is written and its sync runs elsewhere: the next file starts now rather
+        // than after the flush; the file is recorded when Synced says its bytes are durable.
+        job.syncing[ev.file_index] = ev.transfer_id;
+      } else {
+        job.durable[ev.file_index] = ev.bytes_transferred;
+        if (auto st = store_.update_file(r.id, ev.file_index, f); !st) {
+          // Without a record of the finished file we cannot promise it: treat as a local
+          // fault. The file is not transferred until recorded, so the retry records it (its
+          // bytes are all durable, so that costs no request) instead of declaring the job
+          // TRANSFERRED.
+          f.transferred = false;
+          f.verified = false;
+          enter_transient_error(job, st.error(), std::nullopt);
+          break;
+        }
       }
       emit(job, Event::Kind::FileTransferred, ev.file_index);
       if (r.current_file() >= r.files.size()) {
-        enter_transferred(job);
+        finish_files(job);
       } else {
         start_transfer(job);
       }
@@ -111,9 +122,66 @@ void Engine::on_transfer_event(const TransferEvent& ev) {
       }
       break;
     }
+    case Kind::Synced:
+      break;  // handled above
   }
   reindex(job);
   if (ev.kind == Kind::FileDone || ev.kind == Kind::Failed) schedule();
+}
+
+void Engine::on_synced(Live& job, const TransferEvent& ev) {
+  JobRecord& r = job.rec;
+  auto s = job.syncing.find(ev.file_index);
+  if (s == job.syncing.end() || s->second != ev.transfer_id) return;  // completed, cancelled
+  job.syncing.erase(s);
+  FileRecord& f = r.files[ev.file_index];
+  Status recorded;
+  if (!ev.error) {
+    job.durable[ev.file_index] = ev.bytes_transferred;
+    recorded = store_.update_file(r.id, ev.file_index, f);
+  }
+  if (ev.error || !recorded) {
+    // Not durable (the sync failed: back to the last checkpoint, ERROR as for any local write
+    // failure) or not recorded (TRANSIENT_ERROR, as when FileDone cannot be recorded: the
+    // retry records it without a request). Stop first: the running transfer is attributed to
+    // current_file(), which is about to move back to this file.
+    const bool active = is_active(r.state);
+    stop_transfer(job);
+    f.transferred = false;
+    f.verified = false;
+    f.bytes_transferred = job.durable[ev.file_index];
+    if (!active) {
+      reindex(job);  // suspended (or in error) stays so; its resume fetches the file again
+      return;
+    }
+    if (ev.error) {
+      Error e = *ev.error;
+      e.file_index = ev.file_index;
+      enter_error(job, std::move(e));
+    } else {
+      enter_transient_error(job, recorded.error(), std::nullopt);
+    }
+    reindex(job);
+    schedule();
+    return;
+  }
+  if (job.syncing.empty() && job.transfer_id == detail::kAwaitingSync) {
+    job.transfer_id = 0;
+    reindex(job);
+    start_transfer(job);  // TRANSFERRED, or a file added meanwhile
+    schedule();
+  }
+}
+
+void Engine::finish_files(Live& job) {
+  if (!job.syncing.empty()) {
+    job.transfer_id = detail::kAwaitingSync;
+    if (job.rec.state != JobState::Transferring) set_state(job, JobState::Transferring);
+    reindex(job);
+    return;
+  }
+  job.transfer_id = 0;
+  enter_transferred(job);
 }
 
 void Engine::enter_transient_error(Live& job, Error error,

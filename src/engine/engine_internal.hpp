@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace bgcopy::engine {
@@ -55,6 +56,11 @@ inline bool is_running(JobState s) {
   return s == JobState::Connecting || s == JobState::Transferring;
 }
 
+// transfer_id of a job whose every byte is in while some file's sync still runs: the job
+// counts as running (the scheduler leaves it alone) until the last Synced makes it
+// TRANSFERRED. Real transfer ids count up from 1 and never reach it.
+inline constexpr std::uint64_t kAwaitingSync = std::numeric_limits<std::uint64_t>::max();
+
 }  // namespace detail
 
 /// A job plus what only lives in memory while the daemon runs.
@@ -63,8 +69,11 @@ struct Engine::Live {
   // Per file: bytes known durable (synced) in the staging file. rec.files[i].bytes_transferred
   // holds the live count for display; the store only ever receives durable counts.
   std::vector<std::uint64_t> durable;
-  std::uint64_t transfer_id = 0;  // nonzero while a transfer runs
-  std::uint64_t queue_seq = 0;    // round-robin order among equal background jobs
+  std::uint64_t transfer_id = 0;  // nonzero while a transfer runs (or kAwaitingSync)
+  // Files whose FileDone came before their final sync (index -> that transfer's id): counted
+  // transferred in memory, recorded as their last checkpoint until Synced arrives.
+  std::unordered_map<std::uint32_t, std::uint64_t> syncing;
+  std::uint64_t queue_seq = 0;  // round-robin order among equal background jobs
   std::optional<MonoTime> retry_due;
   std::optional<MonoTime> no_progress_due;
   std::optional<MonoTime> run_started;    // entered CONNECTING (for max download time)

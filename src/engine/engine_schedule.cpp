@@ -56,7 +56,7 @@ void Engine::start_transfer(Live& job) {
   JobRecord& r = job.rec;
   std::uint32_t idx = r.current_file();
   if (idx >= r.files.size()) {
-    enter_transferred(job);
+    finish_files(job);
     return;
   }
   if (!job.run_started) job.run_started = clock_.mono();

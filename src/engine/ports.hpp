@@ -51,8 +51,10 @@ struct TransferEvent {
     Connected,  // response headers accepted: the job is TRANSFERRING
     Progress,   // bytes_transferred moved; durable=true after the staging file was synced
     Restarted,  // the remote changed (validator/size): the staging file was reset to 0
-    FileDone,   // every byte is in the staging file, synced, and sha256 matched if given
+    FileDone,   // every byte is in the staging file and sha256 matched if given; durable
+                // says whether it is synced yet: if not, exactly one Synced follows
     Failed,     // the transfer stopped with error
+    Synced,     // the final sync of a FileDone(durable=false) finished (error set if it failed)
   };
   JobId job;
   std::uint64_t transfer_id = 0;

@@ -241,18 +241,31 @@ class CurlTransfer::Loop {
     std::uint64_t generation = 0;
     std::uint64_t bytes = 0;
     int err = 0;
+    // SyncDone of a finished file's final sync: reported as a Synced event of that transfer.
+    bool final = false;
+    std::uint64_t transfer_id = 0;
+    std::uint32_t file_index = 0;
+    std::string path;  // the file's local path, for the message
     std::promise<std::optional<std::uint64_t>> reply;
   };
 
-  // A checkpoint sync handed to the syncer thread.
+  // A checkpoint sync, or a finished file's final sync, handed to the syncer thread.
   struct SyncTask {
     JobId job;
     std::uint64_t serial = 0;
     SyncJob sync;
+    bool final = false;
+    std::uint64_t transfer_id = 0;
+    std::uint32_t file_index = 0;
+    std::string path;
   };
+  // Final syncs queued beyond this run on the transfer thread instead: a slow disk must not
+  // collect one open descriptor per small file.
+  static constexpr std::size_t kMaxQueuedSyncs = 64;
 
   void post(Command command);
   bool submit_sync(const JobId& job, std::uint64_t serial, SyncJob& sync);
+  bool submit_final_sync(const engine::TransferRequest& request, UniqueFd& fd, std::uint64_t bytes);
   void run_syncer();
   void on_sync_done(const Command& c);
   void run();
@@ -323,7 +336,32 @@ bool CurlTransfer::Loop::submit_sync(const JobId& job, std::uint64_t serial, Syn
     if (sync_quit_) {
       return false;
     }
-    sync_queue_.push_back(SyncTask{job, serial, std::move(sync)});
+    SyncTask task;
+    task.job = job;
+    task.serial = serial;
+    task.sync = std::move(sync);
+    sync_queue_.push_back(std::move(task));
+  }
+  sync_cv_.notify_one();
+  return true;
+}
+
+bool CurlTransfer::Loop::submit_final_sync(const engine::TransferRequest& request, UniqueFd& fd,
+                                           std::uint64_t bytes) {
+  {
+    std::lock_guard lock(sync_mu_);
+    if (sync_quit_ || sync_queue_.size() >= kMaxQueuedSyncs) {
+      return false;
+    }
+    SyncTask task;
+    task.job = request.job;
+    task.sync.fd = std::move(fd);
+    task.sync.bytes = bytes;
+    task.final = true;
+    task.transfer_id = request.transfer_id;
+    task.file_index = request.file_index;
+    task.path = request.file.spec.local_path;
+    sync_queue_.push_back(std::move(task));
   }
   sync_cv_.notify_one();
   return true;
@@ -358,11 +396,36 @@ void CurlTransfer::Loop::run_syncer() {
     done.generation = task.sync.generation;
     done.bytes = task.sync.bytes;
     done.err = err;
+    done.final = task.final;
+    done.transfer_id = task.transfer_id;
+    done.file_index = task.file_index;
+    done.path = std::move(task.path);
     post(std::move(done));
   }
 }
 
 void CurlTransfer::Loop::on_sync_done(const Command& c) {
+  if (c.final) {
+    // Its session is gone (the file finished); the engine matches the event by file and id.
+    engine::TransferEvent ev;
+    ev.job = c.job;
+    ev.transfer_id = c.transfer_id;
+    ev.file_index = c.file_index;
+    ev.kind = engine::TransferEvent::Kind::Synced;
+    ev.bytes_transferred = c.bytes;
+    ev.durable = c.err == 0;
+    if (c.err != 0) {
+      Error e = Error::from_errno(c.err, "cannot sync the staging file of " + c.path);
+      e.context = ErrorContext::LocalFile;
+      ev.error = std::move(e);
+    }
+    try {
+      on_event_(std::move(ev));
+    } catch (const std::exception& e) {
+      log::error(std::string("transfer event callback threw: ") + e.what());
+    }
+    return;
+  }
   const auto it = transfers_.find(c.job);
   if (it == transfers_.end() || it->second->serial != c.serial) {
     return;  // stopped (or restarted by start()) since: its final sync already covered this
@@ -502,6 +565,9 @@ void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
   t->serial = ++next_serial_;
   t->session.set_async_sync([this, job = request.job, serial = t->serial](SyncJob& sync) {
     return submit_sync(job, serial, sync);
+  });
+  t->session.set_final_sync([this, request](UniqueFd& fd, std::uint64_t bytes) {
+    return submit_final_sync(request, fd, bytes);
   });
   t->limiter.set_rate(request.max_recv_bps, mono_now());
   const auto& url = request.file.spec.remote_url;

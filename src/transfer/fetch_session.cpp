@@ -708,6 +708,16 @@ bool FetchSession::restart_now(bool remote_changed, const ResponseHead* new_vers
 }
 
 void FetchSession::finish_fetching() {
+  const auto whole_total = plan_.total();
+  if (final_submit_ && !segs_ && !request_.file.spec.sha256 &&
+      (!whole_total || cursor_ == *whole_total)) {
+    if (!still_linked()) {
+      finish_failed(std::move(*abort_failure_));
+      return;
+    }
+    finish_unsynced();
+    return;
+  }
   if (!still_linked() || !sync()) {
     finish_failed(std::move(*abort_failure_));
     return;
@@ -741,6 +751,35 @@ void FetchSession::finish_fetching() {
   phase_ = Phase::Finished;
   fd_.reset();
   emit_(std::move(ev));
+}
+
+void FetchSession::finish_unsynced() {
+  auto done = make_event(Kind::FileDone);
+  done.durable = false;
+  phase_ = Phase::Finished;
+  UniqueFd fd = std::move(fd_);
+  const std::uint64_t bytes = cursor_;
+  // FileDone goes out first: its Synced must never overtake it.
+  emit_(std::move(done));
+  if (final_submit_(fd, bytes)) {
+    return;
+  }
+  // The syncer cannot take it (full, or stopping): flush here, as before.
+  int err = 0;
+  while (fdatasync(fd.get()) != 0) {
+    if (errno != EINTR) {
+      err = errno;
+      break;
+    }
+  }
+  fd.reset();
+  auto synced = make_event(Kind::Synced);
+  synced.bytes_transferred = bytes;
+  synced.durable = err == 0;
+  if (err != 0) {
+    synced.error = local_failure(err).error;
+  }
+  emit_(std::move(synced));
 }
 
 void FetchSession::verify_step(std::size_t budget) {

@@ -156,6 +156,14 @@ class FetchSession {
 
   /// Runs checkpoint syncs through `submit` instead of on the calling thread.
   void set_async_sync(SyncSubmit submit) { submit_ = std::move(submit); }
+  /// Takes the descriptor (and the byte count it covers) of a finished file whose final sync
+  /// is to run elsewhere, reporting a Synced event when done; returns false, leaving `fd`,
+  /// if it cannot take it now (the session then syncs here and emits Synced itself).
+  using FinalSyncSubmit = std::function<bool(UniqueFd& fd, std::uint64_t bytes)>;
+  /// With this set, a plain file (whole-file or ranged, unsegmented, no sha256) ends with
+  /// FileDone(durable=false) as soon as its last byte is written, then Synced: the engine can
+  /// start the next file while the flush runs.
+  void set_final_sync(FinalSyncSubmit submit) { final_submit_ = std::move(submit); }
   /// A submitted sync ended (err = errno, 0 on success). Stale completions (restart, finished)
   /// are ignored. Returns false if the sync failed: the session then failed (Failed emitted).
   bool on_sync_done(std::uint64_t generation, std::uint64_t bytes, int err);
@@ -205,6 +213,7 @@ class FetchSession {
   Verdict accept_partial(const ResponseHead& head);
   Verdict accept_unsatisfiable(const ResponseHead& head);
   void finish_fetching();
+  void finish_unsynced();
   void finish_failed(Classified failure);
   Classified invalid_response(const std::string& why) const;
   Classified local_failure(int err) const;
@@ -276,6 +285,7 @@ class FetchSession {
   std::uint64_t last_reported_ = 0;
 
   SyncSubmit submit_;
+  FinalSyncSubmit final_submit_;
   bool sync_in_flight_ = false;
   std::uint64_t generation_ = 0;  // bumped whenever staging bytes are discarded
 

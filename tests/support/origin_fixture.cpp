@@ -125,6 +125,18 @@ std::vector<FaultOrigin::Request> FaultOrigin::requests() const {
   return out;
 }
 
+std::vector<FaultOrigin::Request> FaultOrigin::requests_at_least(std::size_t n,
+                                                                 std::string_view key) const {
+  std::vector<Request> out;
+  wait_until(
+      [&] {
+        out = key.empty() ? requests() : requests_for(key);
+        return out.size() >= n;
+      },
+      std::chrono::seconds(5));
+  return out;
+}
+
 std::vector<FaultOrigin::Request> FaultOrigin::requests_for(std::string_view key) const {
   std::vector<Request> out;
   for (auto& r : requests()) {

@@ -49,6 +49,10 @@ class FaultOrigin {
   std::vector<Request> requests() const;
   /// The same, only those whose key equals `key`.
   std::vector<Request> requests_for(std::string_view key) const;
+  /// requests() (or requests_for(key) with a key) once at least `n` are logged, or after 5 s
+  /// (scaled): a request is logged after its last byte is sent, which can be after the client
+  /// has already received that byte and moved on.
+  std::vector<Request> requests_at_least(std::size_t n, std::string_view key = {}) const;
   /// GET /__stats: request count per key.
   std::map<std::string, int> stats() const;
   /// POST /__reset: clears the per-key counters (the log is kept).

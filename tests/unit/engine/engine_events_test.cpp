@@ -217,5 +217,138 @@ TEST_F(EventsTest, ProgressIsModification) {
   EXPECT_EQ(sink.count(Event::Kind::JobModification, id), mods + 1);
 }
 
+// ---- FileDone before its sync (the transfer syncs on another thread) ----
+
+TEST_F(EventsTest, TheNextFileStartsBeforeTheSyncAndTheRecordWaitsForIt) {
+  JobId id = running_job(2);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  EXPECT_EQ(transfer.last_start(id).file_index, 1U) << "no wait for the flush";
+  EXPECT_TRUE(rec(id).files[0].transferred) << "in memory it is done";
+  EXPECT_FALSE(store.rows[id].files[0].transferred) << "not promised before it is durable";
+  EXPECT_EQ(store.rows[id].files[0].bytes_transferred, 0U);
+  ASSERT_HR(engine().set_settings(kAlice, id, Patch().description("a full persist meanwhile")),
+            hr::SOk);
+  EXPECT_FALSE(store.rows[id].files[0].transferred) << "a whole-job write keeps the promise";
+
+  synced(id, t0, 0);
+  EXPECT_TRUE(store.rows[id].files[0].transferred);
+  EXPECT_EQ(store.rows[id].files[0].bytes_transferred, 1000U);
+  EXPECT_EQ(state(id), JobState::Connecting) << "file 1 still runs";
+}
+
+TEST_F(EventsTest, TransferredWaitsForTheLastSync) {
+  JobId id = running_job(2);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  connected(id);
+  const std::uint64_t t1 = file_done_unsynced(id);
+  EXPECT_EQ(state(id), JobState::Transferring);
+  EXPECT_EQ(sink.count(Event::Kind::JobTransferred, id), 0U);
+  engine().tick();  // the scheduler must leave a job that waits for its syncs alone
+  EXPECT_EQ(transfer.start_count(id), 2U);
+
+  synced(id, t1, 1);
+  EXPECT_EQ(state(id), JobState::Transferring) << "file 0 is not synced yet";
+  synced(id, t0, 0);
+  EXPECT_EQ(state(id), JobState::Transferred);
+  EXPECT_EQ(sink.count(Event::Kind::JobTransferred, id), 1U);
+  EXPECT_EQ(store.rows[id].state, JobState::Transferred);
+  EXPECT_TRUE(store.rows[id].files[0].transferred);
+  EXPECT_TRUE(store.rows[id].files[1].transferred);
+}
+
+TEST_F(EventsTest, AFailedSyncSendsTheFileBackToItsCheckpointAndTheJobToError) {
+  JobId id = running_job(2);
+  progress(id, 400, true);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  ASSERT_TRUE(transfer.is_running(id)) << "file 1 started";
+  synced(id, t0, 0, 1000, Error::from_errno(EIO, "fdatasync"));
+  EXPECT_EQ(state(id), JobState::Error);
+  EXPECT_FALSE(transfer.is_running(id)) << "the later file stops with the job";
+  const JobRecord r = rec(id);
+  EXPECT_FALSE(r.files[0].transferred);
+  EXPECT_EQ(r.files[0].bytes_transferred, 400U) << "back to the last durable checkpoint";
+  EXPECT_FALSE(store.rows[id].files[0].transferred);
+  ASSERT_TRUE(engine().get_error(kAlice, id).ok());
+  EXPECT_EQ(engine().get_error(kAlice, id)->error.file_index, 0U);
+
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  EXPECT_EQ(transfer.last_start(id).file_index, 0U);
+  EXPECT_EQ(transfer.last_start(id).resume_from, 400U);
+}
+
+TEST_F(EventsTest, ASuspendWhileSyncingKeepsTheSyncAndResumeFinishes) {
+  JobId id = running_job(1);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  ASSERT_HR(engine().suspend(kAlice, id), hr::SOk);
+  EXPECT_EQ(state(id), JobState::Suspended);
+  synced(id, t0, 0);
+  EXPECT_EQ(state(id), JobState::Suspended);
+  EXPECT_TRUE(store.rows[id].files[0].transferred);
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  EXPECT_EQ(state(id), JobState::Transferred);
+  EXPECT_EQ(transfer.start_count(id), 1U) << "nothing fetched twice";
+}
+
+TEST_F(EventsTest, ResumeOfASuspendedJobStillSyncingWaitsForTheSync) {
+  JobId id = running_job(1);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  ASSERT_HR(engine().suspend(kAlice, id), hr::SOk);
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  EXPECT_EQ(state(id), JobState::Transferring) << "not TRANSFERRED before the bytes are durable";
+  synced(id, t0, 0);
+  EXPECT_EQ(state(id), JobState::Transferred);
+}
+
+TEST_F(EventsTest, CompleteWhileSyncingMovesTheFileAndALateSyncIsIgnored) {
+  JobId id = running_job(1);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  EXPECT_HR(engine().complete(kAlice, id), hr::SOk);  // finalize syncs the file itself
+  EXPECT_TRUE(staging.was_finalized(spec(0).local_path));
+  EXPECT_FALSE(exists(id));
+  const int writes = store.mutating_calls();
+  synced(id, t0, 0);
+  EXPECT_EQ(store.mutating_calls(), writes);
+}
+
+TEST_F(EventsTest, ASyncedEventOfAnotherTransferIsIgnored) {
+  JobId id = running_job(2);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  const int writes = store.mutating_calls();
+  synced(id, t0 + 100, 0);  // not the transfer that finished file 0
+  synced(id, t0, 1);        // file 1 never finished
+  EXPECT_EQ(store.mutating_calls(), writes);
+  EXPECT_FALSE(store.rows[id].files[0].transferred);
+}
+
+TEST_F(EventsTest, AFileAddedWhileTheLastSyncRunsIsFetchedAfterIt) {
+  JobId id = running_job(1);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  ASSERT_HR(engine().add_files(kAlice, id, {spec(1)}), hr::SOk);
+  synced(id, t0, 0);
+  EXPECT_EQ(transfer.last_start(id).file_index, 1U);
+  EXPECT_NE(state(id), JobState::Transferred);
+}
+
+TEST_F(EventsTest, ASyncThatCannotBeRecordedIsATransientErrorNotTransferred) {
+  JobId id = running_job(1);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  store.fail_next(Error::from_errno(EROFS, "store"), 3);  // update_file and the error's persist
+  synced(id, t0, 0);
+  EXPECT_EQ(state(id), JobState::TransientError) << "no TRANSFERRED without a record";
+  EXPECT_FALSE(rec(id).files[0].transferred);
+  EXPECT_EQ(rec(id).files[0].bytes_transferred, 1000U) << "its bytes are durable";
+}
+
+TEST_F(EventsTest, AFailedSyncOfASuspendedJobLeavesItSuspended) {
+  JobId id = running_job(1);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  ASSERT_HR(engine().suspend(kAlice, id), hr::SOk);
+  synced(id, t0, 0, 1000, Error::from_errno(EIO, "fdatasync"));
+  EXPECT_EQ(state(id), JobState::Suspended);
+  EXPECT_FALSE(rec(id).files[0].transferred);
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  EXPECT_EQ(transfer.last_start(id).file_index, 0U) << "fetched again";
+}
+
 }  // namespace
 }  // namespace bgcopy::engine::test

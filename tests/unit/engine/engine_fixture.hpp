@@ -190,6 +190,28 @@ class EngineTest : public ::testing::Test {
     transfer.finished(id);
     engine().on_transfer_event(ev);
   }
+  /// FileDone before the final sync (durable=false); returns the transfer id Synced must echo.
+  std::uint64_t file_done_unsynced(const JobId& id, std::uint64_t bytes = 1000) {
+    TransferEvent ev = event_for(id, TransferEvent::Kind::FileDone);
+    ev.bytes_transferred = bytes;
+    ev.bytes_total = bytes;
+    ev.durable = false;
+    transfer.finished(id);
+    engine().on_transfer_event(ev);
+    return ev.transfer_id;
+  }
+  void synced(const JobId& id, std::uint64_t transfer_id, std::uint32_t file_index,
+              std::uint64_t bytes = 1000, std::optional<Error> error = std::nullopt) {
+    TransferEvent ev;
+    ev.job = id;
+    ev.kind = TransferEvent::Kind::Synced;
+    ev.transfer_id = transfer_id;
+    ev.file_index = file_index;
+    ev.bytes_transferred = bytes;
+    ev.durable = !error;
+    ev.error = std::move(error);
+    engine().on_transfer_event(ev);
+  }
   /// The transfer failed after syncing what it held (the engine's current byte count).
   void fail(const JobId& id, bool transient, Hresult code = hresult_from_http(503),
             std::optional<std::uint32_t> retry_after_s = std::nullopt) {

@@ -233,6 +233,7 @@ TEST_F(TransitionsTest, FileDoneRecordsVerification) {
   TransferEvent ev = event_for(id, TransferEvent::Kind::FileDone);
   ev.bytes_transferred = 1000;
   ev.verified = true;
+  ev.durable = true;
   ev.remote_mtime = 1'700'000'000;
   transfer.finished(id);
   engine().on_transfer_event(ev);

@@ -339,7 +339,7 @@ TEST_F(OriginTest, DroppedConnectionIsTransientAndResumes) {
   const auto done = run(resume_of(r, failed, 2));
   ASSERT_EQ(done.kind, Kind::FileDone);
   EXPECT_EQ(staging(r), content);
-  const auto reqs = origin_->requests();
+  const auto reqs = origin_->requests_at_least(2);
   ASSERT_EQ(reqs.size(), 2U);
   EXPECT_EQ(reqs[1].range, "bytes=400000-");
   EXPECT_EQ(reqs[1].if_range, failed.validators.etag);
@@ -368,7 +368,7 @@ TEST_F(OriginTest, NoValidatorsResumeTrustsTheTotal) {
   const auto done = run(resume_of(r, failed, 2));
   ASSERT_EQ(done.kind, Kind::FileDone);
   EXPECT_EQ(staging(r), content);
-  const auto reqs = origin_->requests();
+  const auto reqs = origin_->requests_at_least(2);
   ASSERT_EQ(reqs.size(), 2U);
   EXPECT_EQ(reqs[1].range, "bytes=50000-");
   EXPECT_EQ(reqs[1].if_range, "");

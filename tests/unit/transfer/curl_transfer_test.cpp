@@ -97,6 +97,51 @@ TEST_F(CurlTransferTest, WholeFile) {
   EXPECT_EQ(log_.count(Kind::Connected), 1U);
 }
 
+TEST_F(CurlTransferTest, FileDoneComesBeforeItsSyncAndExactlyOneSyncedFollows) {
+  // The engine starts the next file on FileDone; the flush runs on the syncer thread.
+  const auto content = pattern(200'000);
+  auto r = request(source("src.bin", content));
+  const auto done = run(r);
+  ASSERT_EQ(done.kind, Kind::FileDone);
+  EXPECT_FALSE(done.durable) << "plain files report before their final sync";
+  ASSERT_TRUE(log_.wait_for([&](const auto& evs) {
+    for (const auto& e : for_transfer(evs, r.transfer_id)) {
+      if (e.kind == Kind::Synced) return true;
+    }
+    return false;
+  })) << "no Synced after FileDone";
+  const auto evs = for_transfer(log_.events(), r.transfer_id);
+  std::size_t done_at = evs.size();
+  std::size_t synced_at = evs.size();
+  std::size_t synced_count = 0;
+  for (std::size_t i = 0; i < evs.size(); ++i) {
+    if (evs[i].kind == Kind::FileDone) done_at = i;
+    if (evs[i].kind == Kind::Synced) {
+      synced_at = i;
+      ++synced_count;
+    }
+  }
+  EXPECT_EQ(synced_count, 1U);
+  EXPECT_LT(done_at, synced_at) << "Synced never overtakes its FileDone";
+  const auto& synced = evs[synced_at];
+  EXPECT_TRUE(synced.durable);
+  EXPECT_FALSE(synced.error.has_value());
+  EXPECT_EQ(synced.bytes_transferred, content.size());
+  EXPECT_EQ(synced.file_index, r.file_index);
+  EXPECT_EQ(read_file(staging_file(r)), content);
+}
+
+TEST_F(CurlTransferTest, AFileWithAChecksumIsSyncedBeforeItsFileDone) {
+  const auto content = pattern(100'000);
+  auto r = request(source("src.bin", content));
+  r.file.spec.sha256 = sha256_hex(content);
+  const auto done = run(r);
+  ASSERT_EQ(done.kind, Kind::FileDone);
+  EXPECT_TRUE(done.verified);
+  EXPECT_TRUE(done.durable) << "verified files read back what was synced; no Synced follows";
+  EXPECT_EQ(log_.count(Kind::Synced), 0U);
+}
+
 TEST_F(CurlTransferTest, EmptyFile) {
   auto r = request(source("empty", ""));
   const auto done = run(r);
