@@ -6,8 +6,10 @@
 //
 // Checkpoint fdatasyncs run on a second, "syncer" thread (also owned here) on a dup of the
 // staging descriptor; its results come back as commands, and the durable Progress for a
-// checkpoint is emitted on the transfer thread once its sync completed. Final syncs (stop,
-// FileDone, Failed, restart) stay on the transfer thread.
+// checkpoint is emitted on the transfer thread once its sync completed. A plain file's final
+// sync goes there too (FileDone(durable=false) first, then Synced from the transfer thread once
+// flushed), unless 64 syncs are already queued; the other final syncs (stop, Failed, restart,
+// segmented and sha256-checked files) stay on the transfer thread.
 //
 // Events go to the callback ON THAT THREAD. The callback must be cheap (post the event to the
 // caller's own queue and return), must not throw, and must not call back into this object.
@@ -50,7 +52,10 @@ class CurlTransfer final : public engine::TransferPort {
 
   /// Queues the transfer. A transfer already running for the same job is stopped first,
   /// silently. Every outcome, set-up failures included, arrives as events tagged with
-  /// request.transfer_id; the last one is FileDone or Failed (unless stop() comes first).
+  /// request.transfer_id; the last one is FileDone or Failed (unless stop() comes first),
+  /// except that a FileDone with durable=false is followed by exactly one Synced, even after
+  /// stop() or a later start() for the job (not if this object is destroyed first: the
+  /// engine then still holds the file's last checkpoint, and a restart refetches from it).
   /// Connected is sent when a response is accepted and again after a restart, with the
   /// version's validators; Failed always carries the durable byte count (durable = true).
   void start(const engine::TransferRequest& request) override;
