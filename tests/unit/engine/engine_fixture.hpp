@@ -182,24 +182,18 @@ class EngineTest : public ::testing::Test {
     if (durable) transfer.synced[id] = bytes;
     engine().on_transfer_event(ev);
   }
-  void file_done(const JobId& id, std::uint64_t bytes = 1000) {
+  /// FileDone; with durable=false (before the final sync) a Synced must follow, echoing the
+  /// returned transfer id.
+  std::uint64_t file_done(const JobId& id, std::uint64_t bytes = 1000, bool durable = true) {
     TransferEvent ev = event_for(id, TransferEvent::Kind::FileDone);
     ev.bytes_transferred = bytes;
     ev.bytes_total = bytes;
-    ev.durable = true;
-    transfer.finished(id);
-    engine().on_transfer_event(ev);
-  }
-  /// FileDone before the final sync (durable=false); returns the transfer id Synced must echo.
-  std::uint64_t file_done_unsynced(const JobId& id, std::uint64_t bytes = 1000) {
-    TransferEvent ev = event_for(id, TransferEvent::Kind::FileDone);
-    ev.bytes_transferred = bytes;
-    ev.bytes_total = bytes;
-    ev.durable = false;
+    ev.durable = durable;
     transfer.finished(id);
     engine().on_transfer_event(ev);
     return ev.transfer_id;
   }
+  std::uint64_t file_done_unsynced(const JobId& id) { return file_done(id, 1000, false); }
   void synced(const JobId& id, std::uint64_t transfer_id, std::uint32_t file_index,
               std::uint64_t bytes = 1000, std::optional<Error> error = std::nullopt) {
     TransferEvent ev;
