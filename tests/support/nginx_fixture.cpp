@@ -174,6 +174,17 @@ std::string NginxServer::url(std::string_view path) const {
   return out;
 }
 
+std::vector<NginxServer::AccessLogEntry> NginxServer::access_log_at_least(std::size_t n) const {
+  std::vector<AccessLogEntry> out;
+  wait_until(
+      [&] {
+        out = access_log();
+        return out.size() >= n;
+      },
+      std::chrono::seconds(5));
+  return out;
+}
+
 std::vector<NginxServer::AccessLogEntry> NginxServer::access_log() const {
   std::vector<AccessLogEntry> out;
   std::error_code ec;

@@ -53,6 +53,9 @@ class NginxServer {
   const std::filesystem::path& docroot() const { return docroot_; }
   /// Parses the access log; one entry per finished request, in order.
   std::vector<AccessLogEntry> access_log() const;
+  /// access_log() once it has at least `n` entries, or after 5 s (scaled): nginx logs a
+  /// request after its last byte is sent, which the client may already have used.
+  std::vector<AccessLogEntry> access_log_at_least(std::size_t n) const;
   /// Stops nginx (SIGTERM, then SIGKILL after 5 s). Idempotent.
   void stop();
   /// Starts nginx again on the same port (the URLs stay valid). Throws if the port was taken.

@@ -137,7 +137,7 @@ TEST_F(NginxTest, ResumeUsesRangeAndIfRange) {
   const auto done = run(again);
   ASSERT_EQ(done.kind, Kind::FileDone);
   EXPECT_EQ(staging(r), content);
-  const auto log = nginx.access_log();
+  const auto log = nginx.access_log_at_least(2);
   ASSERT_EQ(log.size(), 2U);
   EXPECT_EQ(log[1].range, "bytes=250000-");
   EXPECT_EQ(log[1].if_range, first.validators.etag);
@@ -166,7 +166,7 @@ TEST_F(NginxTest, ChangedFileRestartsThroughIfRange) {
   ASSERT_EQ(done.kind, Kind::FileDone);
   EXPECT_EQ(staging(r), new_content);
   EXPECT_EQ(log_.count(Kind::Restarted), 1U);
-  EXPECT_EQ(nginx.access_log().back().status, 200);
+  EXPECT_EQ(nginx.access_log_at_least(2).back().status, 200);
 }
 
 TEST_F(NginxTest, RangesInTheGivenOrder) {
@@ -179,7 +179,7 @@ TEST_F(NginxTest, RangesInTheGivenOrder) {
   ASSERT_EQ(done.kind, Kind::FileDone) << (done.error ? done.error->message : "");
   EXPECT_EQ(staging(r),
             content.substr(100, 100) + content.substr(900, 100) + content.substr(400, 100));
-  const auto log = nginx.access_log();
+  const auto log = nginx.access_log_at_least(3);
   ASSERT_EQ(log.size(), 3U);
   EXPECT_EQ(log[0].range, "bytes=100-199");
   EXPECT_EQ(log[1].range, "bytes=900-999");
@@ -239,7 +239,7 @@ TEST_F(NginxTest, StopAndResumeAThrottledDownload) {
   const auto done = run(resumed);
   ASSERT_EQ(done.kind, Kind::FileDone);
   EXPECT_EQ(staging(r), content);
-  EXPECT_EQ(nginx.access_log().back().status, 206);
+  EXPECT_EQ(nginx.access_log_at_least(2).back().status, 206);
 }
 
 TEST_F(NginxTest, ReceiveRateCapIsHeldWithoutBursts) {
@@ -278,7 +278,7 @@ TEST_F(NginxTest, RateCapCanBeLiftedWhileRunning) {
   const auto done = wait_final(r.transfer_id);
   ASSERT_EQ(done.kind, Kind::FileDone);
   EXPECT_EQ(staging(r), content);
-  EXPECT_EQ(nginx.access_log().size(), 1U);
+  EXPECT_EQ(nginx.access_log_at_least(1).size(), 1U);
 }
 
 TEST_F(NginxTest, SlowPacedTransferDoesNotTripTheStallTimer) {
