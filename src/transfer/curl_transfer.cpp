@@ -24,7 +24,9 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -230,6 +232,13 @@ class CurlTransfer::Loop {
   void set_rate_limit(const JobId& job, std::uint64_t bps);
 
  private:
+  // Which finished file a final sync belongs to: its session is gone when the sync ends.
+  struct FinalSync {
+    std::uint64_t transfer_id = 0;
+    std::uint32_t file_index = 0;
+    std::string path;  // the file's local path, for the message
+  };
+
   struct Command {
     enum class Kind : std::uint8_t { Start, Stop, SetRate, SyncDone, Quit };
     Kind kind = Kind::Quit;
@@ -241,11 +250,7 @@ class CurlTransfer::Loop {
     std::uint64_t generation = 0;
     std::uint64_t bytes = 0;
     int err = 0;
-    // SyncDone of a finished file's final sync: reported as a Synced event of that transfer.
-    bool final = false;
-    std::uint64_t transfer_id = 0;
-    std::uint32_t file_index = 0;
-    std::string path;  // the file's local path, for the message
+    std::optional<FinalSync> final_sync;  // SyncDone of a finished file: reported as Synced
     std::promise<std::optional<std::uint64_t>> reply;
   };
 
@@ -254,10 +259,7 @@ class CurlTransfer::Loop {
     JobId job;
     std::uint64_t serial = 0;
     SyncJob sync;
-    bool final = false;
-    std::uint64_t transfer_id = 0;
-    std::uint32_t file_index = 0;
-    std::string path;
+    std::optional<FinalSync> final_sync;
   };
   // Final syncs queued beyond this run on the transfer thread instead: a slow disk must not
   // collect one open descriptor per small file.
@@ -265,7 +267,8 @@ class CurlTransfer::Loop {
 
   void post(Command command);
   bool submit_sync(const JobId& job, std::uint64_t serial, SyncJob& sync);
-  bool submit_final_sync(const engine::TransferRequest& request, UniqueFd& fd, std::uint64_t bytes);
+  bool submit_final_sync(const JobId& job, FinalSync which, UniqueFd& fd, std::uint64_t bytes);
+  void emit(engine::TransferEvent ev);
   void run_syncer();
   void on_sync_done(const Command& c);
   void run();
@@ -346,7 +349,7 @@ bool CurlTransfer::Loop::submit_sync(const JobId& job, std::uint64_t serial, Syn
   return true;
 }
 
-bool CurlTransfer::Loop::submit_final_sync(const engine::TransferRequest& request, UniqueFd& fd,
+bool CurlTransfer::Loop::submit_final_sync(const JobId& job, FinalSync which, UniqueFd& fd,
                                            std::uint64_t bytes) {
   {
     std::lock_guard lock(sync_mu_);
@@ -354,13 +357,10 @@ bool CurlTransfer::Loop::submit_final_sync(const engine::TransferRequest& reques
       return false;
     }
     SyncTask task;
-    task.job = request.job;
+    task.job = job;
     task.sync.fd = std::move(fd);
     task.sync.bytes = bytes;
-    task.final = true;
-    task.transfer_id = request.transfer_id;
-    task.file_index = request.file_index;
-    task.path = request.file.spec.local_path;
+    task.final_sync = std::move(which);
     sync_queue_.push_back(std::move(task));
   }
   sync_cv_.notify_one();
@@ -396,34 +396,36 @@ void CurlTransfer::Loop::run_syncer() {
     done.generation = task.sync.generation;
     done.bytes = task.sync.bytes;
     done.err = err;
-    done.final = task.final;
-    done.transfer_id = task.transfer_id;
-    done.file_index = task.file_index;
-    done.path = std::move(task.path);
+    done.final_sync = std::move(task.final_sync);
     post(std::move(done));
   }
 }
 
+void CurlTransfer::Loop::emit(engine::TransferEvent ev) {
+  // The callback must not throw; if it does, the event is lost but the thread lives.
+  try {
+    on_event_(std::move(ev));
+  } catch (const std::exception& e) {
+    log::error(std::string("transfer event callback threw: ") + e.what());
+  }
+}
+
 void CurlTransfer::Loop::on_sync_done(const Command& c) {
-  if (c.final) {
+  if (c.final_sync) {
     // Its session is gone (the file finished); the engine matches the event by file and id.
     engine::TransferEvent ev;
     ev.job = c.job;
-    ev.transfer_id = c.transfer_id;
-    ev.file_index = c.file_index;
+    ev.transfer_id = c.final_sync->transfer_id;
+    ev.file_index = c.final_sync->file_index;
     ev.kind = engine::TransferEvent::Kind::Synced;
     ev.bytes_transferred = c.bytes;
     ev.durable = c.err == 0;
     if (c.err != 0) {
-      Error e = Error::from_errno(c.err, "cannot sync the staging file of " + c.path);
+      Error e = Error::from_errno(c.err, "cannot sync the staging file of " + c.final_sync->path);
       e.context = ErrorContext::LocalFile;
       ev.error = std::move(e);
     }
-    try {
-      on_event_(std::move(ev));
-    } catch (const std::exception& e) {
-      log::error(std::string("transfer event callback threw: ") + e.what());
-    }
+    emit(std::move(ev));
     return;
   }
   const auto it = transfers_.find(c.job);
@@ -554,21 +556,16 @@ void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
     end_silently(*it->second);
     transfers_.erase(it);
   }
-  auto t = std::make_unique<ActiveTransfer>(request, [this](engine::TransferEvent ev) {
-    // The callback must not throw; if it does, the event is lost but the thread lives.
-    try {
-      on_event_(std::move(ev));
-    } catch (const std::exception& e) {
-      log::error(std::string("transfer event callback threw: ") + e.what());
-    }
-  });
+  auto t = std::make_unique<ActiveTransfer>(
+      request, [this](engine::TransferEvent ev) { emit(std::move(ev)); });
   t->serial = ++next_serial_;
   t->session.set_async_sync([this, job = request.job, serial = t->serial](SyncJob& sync) {
     return submit_sync(job, serial, sync);
   });
-  t->session.set_final_sync([this, request](UniqueFd& fd, std::uint64_t bytes) {
-    return submit_final_sync(request, fd, bytes);
-  });
+  t->session.set_final_sync(
+      [this, job = request.job,
+       which = FinalSync{request.transfer_id, request.file_index, request.file.spec.local_path}](
+          UniqueFd& fd, std::uint64_t bytes) { return submit_final_sync(job, which, fd, bytes); });
   t->limiter.set_rate(request.max_recv_bps, mono_now());
   const auto& url = request.file.spec.remote_url;
   t->local = is_file_url(url);
