@@ -27,8 +27,11 @@ using EventCallback = std::function<void(const JobEvent& event)>;
 /// per changed job, carrying its newest state, instead of the backlog (so look at
 /// JobEvent::state, not only at the type); and when the connection to the service breaks (a
 /// daemon restart, say) the subscription reconnects by itself, with back-off, and the events
-/// of the gap are lost. The job's record (Job::info) is the truth; re-read it when an event
-/// arrives.
+/// of the gap are lost. A job's subscription (Job::subscribe) then delivers one
+/// JobModification with seq 0 carrying the job's state after the reconnect, so a change made
+/// during the gap is not missed; a manager-wide subscription does not (it would have to read
+/// every job), so re-read the jobs you follow when it matters. The job's record (Job::info)
+/// is the truth; re-read it when an event arrives.
 ///
 /// Thread-safety: stop() and active() may be called from any thread, including from inside the
 /// callback. Moving or destroying a Subscription must not race with other calls on the same

@@ -156,7 +156,8 @@ std::string_view event_type_name(EventType t);
 bool parse_event_type(std::string_view text, EventType& out);
 
 struct JobEvent {
-  std::uint64_t seq = 0;  // increasing per daemon run; a gap means events were coalesced
+  std::uint64_t seq = 0;  // increasing per daemon run; a gap means events were coalesced;
+                          // 0: the library's resync after a reconnect (Subscription)
   EventType type = EventType::JobModification;
   std::string job_id;
   JobState state = JobState::Suspended;

@@ -98,9 +98,16 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   Status open_stream();
   void reader();
   void deliver(std::string_view line);
+  /// Hands one event to the callback unless stopping.
+  void deliver_event(const JobEvent& event);
+  /// After a reconnect, a job stream tells the callback the job's current state: whatever
+  /// changed during the gap is otherwise never announced.
+  void resync();
   /// Waits up to `d` or until stop(); true when stopping.
   bool wait_or_stop(std::chrono::milliseconds d);
 
+  const std::string socket_path_;
+  const std::chrono::milliseconds timeout_;
   client::HttpLineStream stream_;
   std::string target_;
   std::optional<std::string> job_id_;

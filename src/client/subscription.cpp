@@ -17,7 +17,9 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 
 SubscriptionCore::SubscriptionCore(std::string socket_path, std::chrono::milliseconds timeout,
                                    std::optional<std::string> job_id, EventCallback callback)
-    : stream_(std::move(socket_path), timeout),
+    : socket_path_(std::move(socket_path)),
+      timeout_(timeout),
+      stream_(socket_path_, timeout),
       target_(client::wire::events_path(job_id.value_or(std::string()))),
       job_id_(std::move(job_id)),
       callback_(std::move(callback)) {}
@@ -58,6 +60,10 @@ void SubscriptionCore::deliver(std::string_view line) {
   if (job_id_ && event.job_id != *job_id_) {
     return;
   }
+  deliver_event(event);
+}
+
+void SubscriptionCore::deliver_event(const JobEvent& event) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) {
@@ -68,6 +74,29 @@ void SubscriptionCore::deliver(std::string_view line) {
     callback_(event);
   } catch (...) {  // NOLINT(bugprone-empty-catch): documented: a throwing callback is ignored
   }
+}
+
+void SubscriptionCore::resync() {
+  if (!job_id_) {
+    return;  // a manager stream would need every job; documented as the caller's re-read
+  }
+  // Read after the stream is open again: a change after this read arrives on the stream.
+  client::HttpConnection conn(socket_path_, timeout_);
+  auto answer = conn.request(client::Method::Get, client::wire::job_path(*job_id_), {});
+  if (!answer || answer->status < 200 || answer->status >= 300) {
+    return;  // the stream itself reports what comes next (or ends if the job is gone)
+  }
+  JobInfo info;
+  if (client::wire::decode_job(answer->body, info)) {
+    return;
+  }
+  JobEvent event;
+  event.seq = 0;  // not the service's: it marks the resync
+  event.type = EventType::JobModification;
+  event.job_id = *job_id_;
+  event.state = info.state;
+  event.time = std::chrono::system_clock::now();
+  deliver_event(event);
 }
 
 bool SubscriptionCore::wait_or_stop(std::chrono::milliseconds d) {
@@ -87,6 +116,7 @@ void SubscriptionCore::reader() {
     auto opened = open_stream();
     if (opened) {
       backoff = kFirstBackoff;
+      resync();
       continue;
     }
     if (opened.code() == hr::DoEJobNotFound) {

@@ -684,5 +684,49 @@ TEST_F(CliTest, JobTransferredIsDeliveredExactlyOnce) {
   EXPECT_TRUE(sentinel->cancel().ok());
 }
 
+TEST_F(CliTest, JobSubscriptionResyncsAfterTheServiceRestarts) {
+  // A change during a reconnect gap has no event of its own; a job's subscription makes up for
+  // it with one JobModification (seq 0) carrying the job's state once it is connected again.
+  auto m = manager();
+  auto job = m.create_job("resync");
+  ASSERT_TRUE(job.ok()) << job.status().to_string();
+  std::mutex mu;
+  std::vector<JobEvent> events;
+  auto sub = job->subscribe([&](const JobEvent& e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  });
+  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+  const auto count = [&] {
+    std::lock_guard lock(mu);
+    return events.size();
+  };
+
+  daemon_.reset();  // SIGTERM and wait: the stream breaks, the subscription keeps retrying
+  daemon_ = std::make_unique<Daemon>(box_);
+  ASSERT_TRUE(wait_until([&] { return count() >= 1; }, std::chrono::seconds(30)))
+      << "no resync event after the restart";
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(events.size(), 1U) << "a suspended job changes nothing by itself";
+    EXPECT_EQ(events[0].seq, 0U);
+    EXPECT_EQ(events[0].type, EventType::JobModification);
+    EXPECT_EQ(events[0].job_id, job->id());
+    EXPECT_EQ(events[0].state, JobState::Suspended);
+  }
+  EXPECT_TRUE(sub->active());
+
+  // And the reopened stream carries the service's events again.
+  ASSERT_TRUE(job->set_description("after the restart").ok());
+  ASSERT_TRUE(wait_until([&] { return count() >= 2; }, std::chrono::seconds(10)));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_GT(events[1].seq, 0U);
+    EXPECT_EQ(events[1].job_id, job->id());
+  }
+  sub->stop();
+  EXPECT_TRUE(job->cancel().ok());
+}
+
 }  // namespace
 }  // namespace bgcopy::test

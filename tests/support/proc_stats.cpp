@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <unordered_set>
 
 namespace bgcopy::test {
 
@@ -37,6 +38,34 @@ std::optional<ProcStats> proc_stats(pid_t pid) {
     ++out.open_fds;
   }
   return out;
+}
+
+std::optional<int> unix_sockets_at(pid_t pid, const std::string& path) {
+  // /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path", one socket per line.
+  std::ifstream table("/proc/net/unix");
+  if (!table) return std::nullopt;
+  std::unordered_set<std::string> inodes;
+  std::string line;
+  std::getline(table, line);  // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, proto, flags, type, st, inode, where;
+    if (fields >> num >> refs >> proto >> flags >> type >> st >> inode >> where && where == path) {
+      inodes.insert(inode);
+    }
+  }
+  std::error_code ec;
+  int n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    std::error_code lec;
+    const std::string target = std::filesystem::read_symlink(it->path(), lec).string();
+    // "socket:[12345]"
+    if (lec || target.rfind("socket:[", 0) != 0 || target.back() != ']') continue;
+    if (inodes.count(target.substr(8, target.size() - 9)) != 0) ++n;
+  }
+  if (ec) return std::nullopt;
+  return n;
 }
 
 }  // namespace bgcopy::test

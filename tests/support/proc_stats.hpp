@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace bgcopy::test {
 
@@ -18,5 +19,11 @@ struct ProcStats {
 
 /// nullopt when the process is gone (or /proc cannot be read).
 std::optional<ProcStats> proc_stats(pid_t pid);
+
+/// How many of `pid`'s descriptors are Unix sockets bound to `path`: its listening socket plus
+/// one per accepted connection (an accepted socket carries its listener's address in
+/// /proc/net/unix). Lets a test ask "are all API connections gone?" without counting the
+/// descriptors the transfers open and close meanwhile. nullopt when /proc cannot be read.
+std::optional<int> unix_sockets_at(pid_t pid, const std::string& path);
 
 }  // namespace bgcopy::test
