@@ -27,11 +27,10 @@ using EventCallback = std::function<void(const JobEvent& event)>;
 /// per changed job, carrying its newest state, instead of the backlog (so look at
 /// JobEvent::state, not only at the type); and when the connection to the service breaks (a
 /// daemon restart, say) the subscription reconnects by itself, with back-off, and the events
-/// of the gap are lost. A job's subscription (Job::subscribe) then delivers one
-/// JobModification with seq 0 carrying the job's state after the reconnect, so a change made
-/// during the gap is not missed; a manager-wide subscription does not (it would have to read
-/// every job), so re-read the jobs you follow when it matters. The job's record (Job::info)
-/// is the truth; re-read it when an event arrives.
+/// of the gap are lost; so once it is connected again it delivers one JobModification with
+/// seq 0 per job it covers (the job of Job::subscribe; every job the caller may see for
+/// Manager::subscribe), carrying the job's state then: a change made during the gap is not
+/// missed. The job's record (Job::info) is the truth; re-read it when an event arrives.
 ///
 /// Thread-safety: stop() and active() may be called from any thread, including from inside the
 /// callback. Moving or destroying a Subscription must not race with other calls on the same
@@ -50,7 +49,8 @@ class BGCOPY_API Subscription {
   /// True from a successful subscribe() until stop().
   bool active() const noexcept;
   /// Ends the stream. When called from another thread, returns after the callback has returned
-  /// for the last time: no call starts after stop() returns. When called from inside the
+  /// for the last time: no call starts after stop() returns (during a resync's read, it waits
+  /// for that read: at most ConnectOptions::request_timeout). When called from inside the
   /// callback, the current call is the last one. Idempotent; never fails.
   void stop() noexcept;
 

@@ -100,8 +100,9 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   void deliver(std::string_view line);
   /// Hands one event to the callback unless stopping.
   void deliver_event(const JobEvent& event);
-  /// After a reconnect, a job stream tells the callback the job's current state: whatever
-  /// changed during the gap is otherwise never announced.
+  /// After a reconnect, tells the callback the current state of every job the stream covers
+  /// (one JobModification each, seq 0): whatever changed during the gap is otherwise never
+  /// announced.
   void resync();
   /// Waits up to `d` or until stop(); true when stopping.
   bool wait_or_stop(std::chrono::milliseconds d);

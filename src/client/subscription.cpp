@@ -2,6 +2,8 @@
 #include "client/wire.hpp"
 #include <bgcopy/subscription.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -77,26 +79,36 @@ void SubscriptionCore::deliver_event(const JobEvent& event) {
 }
 
 void SubscriptionCore::resync() {
-  if (!job_id_) {
-    return;  // a manager stream would need every job; documented as the caller's re-read
-  }
   // Read after the stream is open again: a change after this read arrives on the stream.
+  // A manager stream covers every job the caller may see (root: everyone's), so it reads the
+  // list; a daemon restart with many jobs makes this one large read, once.
   client::HttpConnection conn(socket_path_, timeout_);
-  auto answer = conn.request(client::Method::Get, client::wire::job_path(*job_id_), {});
+  const std::string target =
+      job_id_ ? client::wire::job_path(*job_id_) : client::wire::jobs_path(::geteuid() == 0);
+  auto answer = conn.request(client::Method::Get, target, {});
   if (!answer || answer->status < 200 || answer->status >= 300) {
     return;  // the stream itself reports what comes next (or ends if the job is gone)
   }
-  JobInfo info;
-  if (client::wire::decode_job(answer->body, info)) {
+  std::vector<JobInfo> jobs;
+  if (job_id_) {
+    JobInfo info;
+    if (client::wire::decode_job(answer->body, info)) {
+      return;
+    }
+    jobs.push_back(std::move(info));
+  } else if (client::wire::decode_job_list(answer->body, jobs)) {
     return;
   }
-  JobEvent event;
-  event.seq = 0;  // not the service's: it marks the resync
-  event.type = EventType::JobModification;
-  event.job_id = *job_id_;
-  event.state = info.state;
-  event.time = std::chrono::system_clock::now();
-  deliver_event(event);
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& info : jobs) {
+    JobEvent event;
+    event.seq = 0;  // not the service's: it marks the resync
+    event.type = EventType::JobModification;
+    event.job_id = info.id;
+    event.state = info.state;
+    event.time = now;
+    deliver_event(event);
+  }
 }
 
 bool SubscriptionCore::wait_or_stop(std::chrono::milliseconds d) {

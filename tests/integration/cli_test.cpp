@@ -684,47 +684,60 @@ TEST_F(CliTest, JobTransferredIsDeliveredExactlyOnce) {
   EXPECT_TRUE(sentinel->cancel().ok());
 }
 
-TEST_F(CliTest, JobSubscriptionResyncsAfterTheServiceRestarts) {
-  // A change during a reconnect gap has no event of its own; a job's subscription makes up for
-  // it with one JobModification (seq 0) carrying the job's state once it is connected again.
+TEST_F(CliTest, SubscriptionsResyncAfterTheServiceRestarts) {
+  // A change during a reconnect gap has no event of its own; a subscription makes up for it
+  // with one JobModification (seq 0) per job it covers, carrying the job's state once it is
+  // connected again. Both kinds: one job's stream and the manager-wide one.
   auto m = manager();
   auto job = m.create_job("resync");
   ASSERT_TRUE(job.ok()) << job.status().to_string();
-  std::mutex mu;
-  std::vector<JobEvent> events;
-  auto sub = job->subscribe([&](const JobEvent& e) {
-    std::lock_guard lock(mu);
-    events.push_back(e);
-  });
-  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
-  const auto count = [&] {
-    std::lock_guard lock(mu);
-    return events.size();
+  struct Seen {
+    std::mutex mu;
+    std::vector<JobEvent> events;
+    EventCallback callback() {
+      return [this](const JobEvent& e) {
+        std::lock_guard lock(mu);
+        events.push_back(e);
+      };
+    }
+    std::size_t count() {
+      std::lock_guard lock(mu);
+      return events.size();
+    }
   };
+  Seen of_job;
+  Seen of_all;
+  auto job_sub = job->subscribe(of_job.callback());
+  ASSERT_TRUE(job_sub.ok()) << job_sub.status().to_string();
+  auto all_sub = m.subscribe(of_all.callback());
+  ASSERT_TRUE(all_sub.ok()) << all_sub.status().to_string();
 
-  daemon_.reset();  // SIGTERM and wait: the stream breaks, the subscription keeps retrying
+  daemon_.reset();  // SIGTERM and wait: the streams break, the subscriptions keep retrying
   daemon_ = std::make_unique<Daemon>(box_);
-  ASSERT_TRUE(wait_until([&] { return count() >= 1; }, std::chrono::seconds(30)))
-      << "no resync event after the restart";
-  {
-    std::lock_guard lock(mu);
-    EXPECT_EQ(events.size(), 1U) << "a suspended job changes nothing by itself";
-    EXPECT_EQ(events[0].seq, 0U);
-    EXPECT_EQ(events[0].type, EventType::JobModification);
-    EXPECT_EQ(events[0].job_id, job->id());
-    EXPECT_EQ(events[0].state, JobState::Suspended);
+  for (Seen* seen : {&of_job, &of_all}) {
+    const char* which = seen == &of_job ? "job stream" : "manager stream";
+    ASSERT_TRUE(wait_until([&] { return seen->count() >= 1; }, std::chrono::seconds(30)))
+        << which << ": no resync event after the restart";
+    std::lock_guard lock(seen->mu);
+    ASSERT_EQ(seen->events.size(), 1U) << which << ": a suspended job changes nothing by itself";
+    EXPECT_EQ(seen->events[0].seq, 0U) << which;
+    EXPECT_EQ(seen->events[0].type, EventType::JobModification) << which;
+    EXPECT_EQ(seen->events[0].job_id, job->id()) << which;
+    EXPECT_EQ(seen->events[0].state, JobState::Suspended) << which;
   }
-  EXPECT_TRUE(sub->active());
+  EXPECT_TRUE(job_sub->active());
+  EXPECT_TRUE(all_sub->active());
 
-  // And the reopened stream carries the service's events again.
+  // And the reopened streams carry the service's events again.
   ASSERT_TRUE(job->set_description("after the restart").ok());
-  ASSERT_TRUE(wait_until([&] { return count() >= 2; }, std::chrono::seconds(10)));
-  {
-    std::lock_guard lock(mu);
-    EXPECT_GT(events[1].seq, 0U);
-    EXPECT_EQ(events[1].job_id, job->id());
+  for (Seen* seen : {&of_job, &of_all}) {
+    ASSERT_TRUE(wait_until([&] { return seen->count() >= 2; }, std::chrono::seconds(10)));
+    std::lock_guard lock(seen->mu);
+    EXPECT_GT(seen->events[1].seq, 0U);
+    EXPECT_EQ(seen->events[1].job_id, job->id());
   }
-  sub->stop();
+  job_sub->stop();
+  all_sub->stop();
   EXPECT_TRUE(job->cancel().ok());
 }
 
