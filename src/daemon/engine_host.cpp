@@ -3,6 +3,8 @@
 #include "base/log.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <vector>
 
 namespace bgcopy::daemon {
 
@@ -25,7 +27,7 @@ void EventHub::on_event(const engine::Event& event) {
 EngineHost::EngineHost(engine::EngineConfig config, const Clock& clock, engine::JobStore& store,
                        engine::TransferPort& transfer, engine::StagingPort& staging,
                        engine::EventSink& events)
-    : engine_(config, clock, store, transfer, staging, events) {}
+    : engine_(config, clock, store, transfer, staging, events), transfer_(transfer) {}
 
 EngineHost::~EngineHost() {
   stop();
@@ -53,8 +55,19 @@ void EngineHost::stop() {
   }
   queue_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Finished files whose flush is still queued would otherwise be fetched again after the
+  // restart (from their last checkpoint): let the flushes finish and hand the engine what
+  // arrived since the loop stopped, Synced events included.
+  transfer_.flush_final_syncs();
+  std::deque<engine::TransferEvent> late;
+  {
+    std::lock_guard lock(queue_mu_);
+    late.swap(queue_);
+  }
+  const std::vector<engine::TransferEvent> events(std::make_move_iterator(late.begin()),
+                                                  std::make_move_iterator(late.end()));
   std::lock_guard lock(engine_mu_);
-  engine_.shutdown();
+  engine_.shutdown(events);
 }
 
 void EngineHost::post(engine::TransferEvent event) {

@@ -70,6 +70,7 @@ class EngineHost {
   void wake_if_sooner();
 
   engine::Engine engine_;
+  engine::TransferPort& transfer_;
   std::mutex engine_mu_;
 
   std::mutex queue_mu_;

@@ -212,7 +212,9 @@ void Engine::stop_transfer(Live& job) {
   }
 }
 
-void Engine::shutdown() {
+void Engine::shutdown(std::span<const TransferEvent> last_events) {
+  shutting_down_ = true;
+  for (const auto& ev : last_events) on_transfer_event(ev);
   for (auto& [id, jp] : jobs_) {
     Live& j = *jp;
     if (j.transfer_id == 0) continue;

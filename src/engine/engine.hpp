@@ -15,6 +15,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -115,8 +116,12 @@ class Engine {
   void tick();
 
   /// Stops every running transfer and records its checkpoint, leaving states as they are so
-  /// the next load() picks them up. For orderly daemon shutdown.
-  void shutdown();
+  /// the next load() picks them up. For orderly daemon shutdown. `last_events` are transfer
+  /// reports that arrived after the caller stopped feeding on_transfer_event (typically the
+  /// Synced events of TransferPort::flush_final_syncs()); they are applied first, so a file
+  /// whose flush finished is recorded rather than fetched again. From here on no transfer
+  /// starts. Call once, last.
+  void shutdown(std::span<const TransferEvent> last_events = {});
 
   std::size_t job_count() const { return jobs_.size(); }
 
@@ -167,6 +172,7 @@ class Engine {
   std::unordered_map<JobId, std::pair<uid_t, JobState>> tombstones_;
   std::unordered_map<uid_t, std::deque<JobId>> tombstone_order_;
   std::uint64_t next_transfer_id_ = 1;
+  bool shutting_down_ = false;  // shutdown(): nothing starts any more
   std::uint64_t next_queue_seq_ = 1;
   MonoTime next_retention_check_{};
 };

@@ -59,6 +59,8 @@ void Engine::start_transfer(Live& job) {
     finish_files(job);
     return;
   }
+  // Shutting down: the job keeps its state and load() queues it again.
+  if (shutting_down_) return;
   if (!job.run_started) job.run_started = clock_.mono();
   if (r.state != JobState::Connecting) set_state(job, JobState::Connecting);
   TransferRequest req;
@@ -89,6 +91,7 @@ void Engine::sort_by_queue_order(std::vector<Live*>& jobs) {
 }
 
 void Engine::schedule() {
+  if (shutting_down_) return;
   // Every FOREGROUND job runs at once, in queue order so starts are deterministic.
   std::vector<Live*> foreground;
   for (Live* j : index_.foreground_active()) {

@@ -84,6 +84,11 @@ class TransferPort {
   virtual std::optional<std::uint64_t> stop(const JobId& job) = 0;
   /// Changes the receive-rate cap of a running transfer (0 = unlimited).
   virtual void set_rate_limit(const JobId& job, std::uint64_t max_recv_bps) = 0;
+  /// Returns once every final sync submitted so far (the flush of a file reported FileDone
+  /// with durable=false) has run and its Synced event has been delivered. For a clean
+  /// shutdown: a file whose flush is recorded is not fetched again after the restart. A port
+  /// that syncs every file before FileDone has nothing to wait for.
+  virtual void flush_final_syncs() {}
 };
 
 /// Staging files and the final rename (fs/).

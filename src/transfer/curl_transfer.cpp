@@ -230,6 +230,7 @@ class CurlTransfer::Loop {
   void start(const engine::TransferRequest& request);
   std::optional<std::uint64_t> stop(const JobId& job);
   void set_rate_limit(const JobId& job, std::uint64_t bps);
+  void flush_final_syncs();
 
  private:
   // Which finished file a final sync belongs to: its session is gone when the sync ends.
@@ -240,7 +241,7 @@ class CurlTransfer::Loop {
   };
 
   struct Command {
-    enum class Kind : std::uint8_t { Start, Stop, SetRate, SyncDone, Quit };
+    enum class Kind : std::uint8_t { Start, Stop, SetRate, SyncDone, Flush, Quit };
     Kind kind = Kind::Quit;
     engine::TransferRequest request;
     JobId job;
@@ -251,15 +252,19 @@ class CurlTransfer::Loop {
     std::uint64_t bytes = 0;
     int err = 0;
     std::optional<FinalSync> final_sync;  // SyncDone of a finished file: reported as Synced
-    std::promise<std::optional<std::uint64_t>> reply;
+    std::promise<std::optional<std::uint64_t>> reply;  // Stop; Flush (nullopt)
+    bool flushed = false;  // Flush: false from the caller, true back from the syncer
   };
 
-  // A checkpoint sync, or a finished file's final sync, handed to the syncer thread.
+  // A checkpoint sync, or a finished file's final sync, handed to the syncer thread; or a
+  // flush marker, answered once everything queued before it is done and reported.
   struct SyncTask {
     JobId job;
     std::uint64_t serial = 0;
     SyncJob sync;
     std::optional<FinalSync> final_sync;
+    bool flush = false;
+    std::promise<std::optional<std::uint64_t>> reply;  // flush only
   };
   // Final syncs queued beyond this run on the transfer thread instead: a slow disk must not
   // collect one open descriptor per small file.
@@ -367,6 +372,18 @@ bool CurlTransfer::Loop::submit_final_sync(const JobId& job, FinalSync which, Un
   return true;
 }
 
+void CurlTransfer::Loop::flush_final_syncs() {
+  // Through the transfer thread first: it emits a FileDone and queues that file's sync in one
+  // step, so a marker it queues comes after the sync of every FileDone already out.
+  Command flush;
+  flush.kind = Command::Kind::Flush;
+  auto done = flush.reply.get_future();
+  post(std::move(flush));
+  // Answered once the syncer reached the marker, or broken if the loop quits first: either way
+  // the wait ends.
+  done.wait();
+}
+
 void CurlTransfer::Loop::run_syncer() {
   for (;;) {
     SyncTask task;
@@ -380,6 +397,16 @@ void CurlTransfer::Loop::run_syncer() {
       }
       task = std::move(sync_queue_.front());
       sync_queue_.pop_front();
+    }
+    if (task.flush) {
+      // Every sync queued before the marker has run and posted its SyncDone: the transfer
+      // thread reaches this command after them, so their Synced events are out when it answers.
+      Command flush;
+      flush.kind = Command::Kind::Flush;
+      flush.flushed = true;
+      flush.reply = std::move(task.reply);
+      post(std::move(flush));
+      continue;
     }
     int err = 0;
     while (fdatasync(task.sync.fd.get()) != 0) {
@@ -542,6 +569,25 @@ bool CurlTransfer::Loop::process_commands() {
         if (keep_running) {
           on_sync_done(c);
         }
+        break;
+      case Command::Kind::Flush:
+        if (c.flushed) {
+          c.reply.set_value(std::nullopt);  // every Synced before it is out
+          break;
+        }
+        {
+          std::unique_lock lock(sync_mu_);
+          if (sync_quit_) {
+            lock.unlock();
+            c.reply.set_value(std::nullopt);  // no syncer: nothing will be flushed
+            break;
+          }
+          SyncTask marker;
+          marker.flush = true;
+          marker.reply = std::move(c.reply);
+          sync_queue_.push_back(std::move(marker));
+        }
+        sync_cv_.notify_one();
         break;
       case Command::Kind::Quit:
         keep_running = false;
@@ -975,6 +1021,10 @@ std::optional<std::uint64_t> CurlTransfer::stop(const JobId& job) {
 
 void CurlTransfer::set_rate_limit(const JobId& job, std::uint64_t max_recv_bps) {
   loop_->set_rate_limit(job, max_recv_bps);
+}
+
+void CurlTransfer::flush_final_syncs() {
+  loop_->flush_final_syncs();
 }
 
 }  // namespace bgcopy::transfer

@@ -55,7 +55,8 @@ class CurlTransfer final : public engine::TransferPort {
   /// request.transfer_id; the last one is FileDone or Failed (unless stop() comes first),
   /// except that a FileDone with durable=false is followed by exactly one Synced, even after
   /// stop() or a later start() for the job (not if this object is destroyed first: the
-  /// engine then still holds the file's last checkpoint, and a restart refetches from it).
+  /// engine then still holds the file's last checkpoint, and a restart refetches from it;
+  /// flush_final_syncs() before shutting down avoids that).
   /// Connected is sent when a response is accepted and again after a restart, with the
   /// version's validators; Failed always carries the durable byte count (durable = true).
   void start(const engine::TransferRequest& request) override;
@@ -65,6 +66,10 @@ class CurlTransfer final : public engine::TransferPort {
   std::optional<std::uint64_t> stop(const JobId& job) override;
   /// Changes the receive-rate cap of the job's running transfer (0 = unlimited).
   void set_rate_limit(const JobId& job, std::uint64_t max_recv_bps) override;
+  /// Blocks until the final sync of every file whose FileDone is out has run and its Synced
+  /// has been emitted: the transfer thread queues a marker behind those syncs and the syncer,
+  /// working in order, reaches it last.
+  void flush_final_syncs() override;
 
  private:
   class Loop;

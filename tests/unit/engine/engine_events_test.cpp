@@ -350,5 +350,46 @@ TEST_F(EventsTest, AFailedSyncOfASuspendedJobLeavesItSuspended) {
   EXPECT_EQ(transfer.last_start(id).file_index, 0U) << "fetched again";
 }
 
+TEST_F(EventsTest, ShutdownRecordsTheSyncsThatFinishedAfterTheLoopStopped) {
+  // The daemon stops its loop, lets the transfer port finish the queued final syncs and hands
+  // their Synced events to shutdown(): both files are recorded, not fetched again later.
+  JobId id = running_job(2);
+  const std::uint64_t t0 = file_done_unsynced(id);
+  connected(id);
+  const std::uint64_t t1 = file_done_unsynced(id);
+  ASSERT_FALSE(store.rows[id].files[0].transferred);
+  auto synced_event = [&](std::uint64_t transfer_id, std::uint32_t index) {
+    TransferEvent ev;
+    ev.job = id;
+    ev.kind = TransferEvent::Kind::Synced;
+    ev.transfer_id = transfer_id;
+    ev.file_index = index;
+    ev.bytes_transferred = 1000;
+    ev.durable = true;
+    return ev;
+  };
+  const std::vector<TransferEvent> late{synced_event(t0, 0), synced_event(t1, 1)};
+  engine().shutdown(late);
+  EXPECT_TRUE(store.rows[id].files[0].transferred);
+  EXPECT_TRUE(store.rows[id].files[1].transferred);
+  EXPECT_EQ(store.rows[id].files[1].bytes_transferred, 1000U);
+  EXPECT_EQ(store.rows[id].state, JobState::Transferred);
+}
+
+TEST_F(EventsTest, ShutdownAppliesLateEventsButStartsNothing) {
+  JobId id = running_job(2);
+  TransferEvent done = event_for(id, TransferEvent::Kind::FileDone);
+  done.bytes_transferred = 1000;
+  done.bytes_total = 1000;
+  done.durable = true;
+  transfer.finished(id);
+  const std::size_t starts = transfer.starts.size();
+  engine().shutdown(std::vector<TransferEvent>{done});
+  EXPECT_TRUE(store.rows[id].files[0].transferred) << "the late FileDone is recorded";
+  EXPECT_EQ(transfer.starts.size(), starts) << "file 1 does not start during shutdown";
+  EXPECT_FALSE(transfer.is_running(id));
+  EXPECT_TRUE(is_active(store.rows[id].state)) << "load() queues it again";
+}
+
 }  // namespace
 }  // namespace bgcopy::engine::test

@@ -131,6 +131,33 @@ TEST_F(CurlTransferTest, FileDoneComesBeforeItsSyncAndExactlyOneSyncedFollows) {
   EXPECT_EQ(read_file(staging_file(r)), content);
 }
 
+TEST_F(CurlTransferTest, FlushFinalSyncsReturnsAfterEverySyncedIsOut) {
+  // Shutdown relies on it: once flush_final_syncs() returns, the Synced event of every file
+  // that reported FileDone(durable=false) has been delivered.
+  const auto content = pattern(64 * 1024);
+  std::vector<engine::TransferRequest> reqs;
+  for (int i = 0; i < 8; ++i) {
+    const auto n = static_cast<std::uint8_t>(i);
+    reqs.push_back(request(source("f" + std::to_string(i), content), "out" + std::to_string(i)));
+    reqs.back().job = JobId({9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, n});
+    reqs.back().transfer_id = 100 + static_cast<std::uint64_t>(i);
+    xfer_->start(reqs.back());
+  }
+  for (const auto& r : reqs) {
+    ASSERT_TRUE(log_.wait_for([&](const auto& evs) { return has_final(evs, r.transfer_id); }));
+  }
+  xfer_->flush_final_syncs();
+  const auto evs = log_.events();  // no waiting: everything must be here already
+  for (const auto& r : reqs) {
+    std::size_t synced = 0;
+    for (const auto& e : for_transfer(evs, r.transfer_id)) {
+      if (e.kind == Kind::Synced) ++synced;
+    }
+    EXPECT_EQ(synced, 1U) << "transfer " << r.transfer_id;
+  }
+  xfer_->flush_final_syncs();  // nothing queued: returns at once
+}
+
 TEST_F(CurlTransferTest, EmptyFile) {
   auto r = request(source("empty", ""));
   const auto done = run(r);
