@@ -408,13 +408,7 @@ void CurlTransfer::Loop::run_syncer() {
       post(std::move(flush));
       continue;
     }
-    int err = 0;
-    while (fdatasync(task.sync.fd.get()) != 0) {
-      if (errno != EINTR) {
-        err = errno;
-        break;
-      }
-    }
+    const int err = datasync_errno(task.sync.fd.get());
     task.sync.fd.reset();
     Command done;
     done.kind = Command::Kind::SyncDone;

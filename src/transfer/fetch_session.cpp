@@ -49,6 +49,15 @@ Classified connection_closed(std::string message) {
 
 }  // namespace
 
+int datasync_errno(int fd) {
+  while (fdatasync(fd) != 0) {
+    if (errno != EINTR) {
+      return errno;
+    }
+  }
+  return 0;
+}
+
 std::string RequestSpec::range_header_value() const {
   if (!ranged) {
     return {};
@@ -765,13 +774,7 @@ void FetchSession::finish_unsynced() {
     return;
   }
   // The syncer cannot take it (full, or stopping): flush here, as before.
-  int err = 0;
-  while (fdatasync(fd.get()) != 0) {
-    if (errno != EINTR) {
-      err = errno;
-      break;
-    }
-  }
+  const int err = datasync_errno(fd.get());
   fd.reset();
   auto synced = make_event(Kind::Synced);
   synced.bytes_transferred = bytes;

@@ -88,6 +88,9 @@ struct ResponseHead {
   std::string url;  // for messages
 };
 
+/// fdatasync(fd), retried on EINTR: 0, or the errno it failed with.
+int datasync_errno(int fd);
+
 /// A checkpoint sync to run elsewhere: fdatasync(fd), then report (generation, bytes, errno)
 /// back through FetchSession::on_sync_done on the session's thread.
 struct SyncJob {
