@@ -67,6 +67,17 @@ std::optional<fs::SegmentMap> map_of(const std::string& path) {
   return fd.valid() ? fs::read_segment_map(fd.get()) : std::nullopt;
 }
 
+// The origin's log of a test's requests, for failure messages.
+std::string describe(const std::vector<FaultOrigin::Request>& reqs) {
+  std::string out = std::to_string(reqs.size()) + " requests:";
+  for (const auto& q : reqs) {
+    out += "\n  #" + std::to_string(q.n) + " " + (q.range.empty() ? "(no range)" : q.range) +
+           " -> " + std::to_string(q.status) + ", " + std::to_string(q.bytes_sent) + " bytes, " +
+           q.outcome;
+  }
+  return out;
+}
+
 class SegmentTest : public ::testing::Test {
  protected:
   void make(CurlTransfer::Options options = four_connections()) {
@@ -208,18 +219,34 @@ TEST_F(OriginSegments, DroppedSegmentIsRefetchedAloneFromWhereItStopped) {
   ASSERT_EQ(done.kind, Kind::FileDone) << (done.error ? done.error->message : "");
   EXPECT_EQ(staging(r), gen_content(8 * kMiB, 0));
   const auto reqs = origin_->requests_at_least(5, "f");
-  ASSERT_EQ(reqs.size(), 5U);  // 4 segments + 1 retry
-  EXPECT_EQ(reqs[0].outcome, "drop");
+  // 4 segments and the dropped one's retry. A leg that finishes while another segment has not
+  // had a byte yet (its request slow to be served on a loaded machine: the likely cause of one CI
+  // failure, reproduced by delaying request 3's body) takes that segment's second half: one more
+  // request, never one for the dropped segment's bytes (half the retry, under 1 MiB, is too
+  // small to take).
+  ASSERT_GE(reqs.size(), 5U) << describe(reqs);
+  ASSERT_LE(reqs.size(), 6U) << describe(reqs);
   int retries = 0;
   for (const auto& q : reqs) {
+    if (q.n == 1) {  // the probe, in whatever order the requests were recorded
+      EXPECT_EQ(q.outcome, "drop") << describe(reqs);
+      EXPECT_EQ(q.bytes_sent, 300000U) << describe(reqs);
+      continue;
+    }
+    // A segment whose tail was taken ends early: "aborted" at the origin.
+    EXPECT_TRUE(q.outcome == "complete" || (reqs.size() == 6 && q.outcome == "aborted"))
+        << describe(reqs);
+    EXPECT_EQ(q.status, 206) << describe(reqs);
+    ASSERT_FALSE(q.range.empty()) << describe(reqs);
+    // Nothing before the cut is asked for again.
+    EXPECT_GE(parse_range(q.range).first, 300000U) << describe(reqs);
     if (q.range.rfind("bytes=300000-", 0) == 0) {
       ++retries;
       EXPECT_EQ(q.range, "bytes=300000-" + std::to_string(2 * kMiB - 1));
-      EXPECT_EQ(q.status, 206);
       EXPECT_EQ(q.bytes_sent, 2 * kMiB - 300000);
     }
   }
-  EXPECT_EQ(retries, 1);
+  EXPECT_EQ(retries, 1) << describe(reqs);
   EXPECT_EQ(log_.count(Kind::Restarted), 0U);
 }
 
@@ -235,8 +262,8 @@ TEST_F(OriginSegments, StalledSegmentIsRefetchedAlone) {
   const auto reqs = origin_->requests_at_least(5, "f");
   // 4 segments and the stalled one's retry; meanwhile an idle leg may have taken the stalled
   // segment's second half (one more request).
-  ASSERT_GE(reqs.size(), 5U);
-  ASSERT_LE(reqs.size(), 6U);
+  ASSERT_GE(reqs.size(), 5U) << describe(reqs);
+  ASSERT_LE(reqs.size(), 6U) << describe(reqs);
   int stalls = 0;
   int from_zero = 0;
   for (const auto& q : reqs) {
