@@ -1,3 +1,4 @@
+#include "base/thread_name.hpp"
 #include "client/core.hpp"
 #include "client/wire.hpp"
 #include <bgcopy/subscription.hpp>
@@ -117,6 +118,7 @@ bool SubscriptionCore::wait_or_stop(std::chrono::milliseconds d) {
 }
 
 void SubscriptionCore::reader() {
+  set_thread_name("bgcopy-events");
   reader_id_.store(std::this_thread::get_id());
   auto backoff = kFirstBackoff;
   for (;;) {

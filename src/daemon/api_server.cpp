@@ -7,6 +7,7 @@
 // clang-format on
 
 #include "base/log.hpp"
+#include "base/thread_name.hpp"
 #include "daemon/convert.hpp"
 #include "daemon/event_feed.hpp"
 #include "proto/api.hpp"
@@ -711,7 +712,10 @@ Status ApiServer::start(UniqueFd listening) {
       s.hub.add([impl = impl_.get()](const engine::Event& ev) { impl->on_engine_event(ev); });
   net::co_spawn(*s.ioc, s.accept_loop(), log_exception);
   for (unsigned i = 0; i < std::max(1U, s.options.threads); ++i) {
-    s.threads.emplace_back([&s] { s.ioc->run(); });
+    s.threads.emplace_back([&s] {
+      set_thread_name("bgcopy-api");
+      s.ioc->run();
+    });
   }
   return {};
 }

@@ -1,6 +1,7 @@
 #include "daemon/engine_host.hpp"
 
 #include "base/log.hpp"
+#include "base/thread_name.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -89,6 +90,7 @@ void EngineHost::wake_if_sooner() {
 }
 
 void EngineHost::loop() {
+  set_thread_name("bgcopy-engine");
   std::optional<MonoTime> deadline;
   for (;;) {
     std::deque<engine::TransferEvent> batch;

@@ -1,6 +1,7 @@
 #include "daemon/notify.hpp"
 
 #include "base/log.hpp"
+#include "base/thread_name.hpp"
 #include "base/unique_fd.hpp"
 #include <bgcopy/types.hpp>
 
@@ -148,6 +149,7 @@ void NotifyRunner::stop() {
 }
 
 void NotifyRunner::work() {
+  set_thread_name("bgcopy-notify");
   for (;;) {
     Job job;
     {

@@ -1,6 +1,7 @@
 #include "transfer/curl_transfer.hpp"
 
 #include "base/log.hpp"
+#include "base/thread_name.hpp"
 #include "base/unique_fd.hpp"
 #include "fs/access.hpp"
 #include "fs/credentials.hpp"
@@ -385,6 +386,7 @@ void CurlTransfer::Loop::flush_final_syncs() {
 }
 
 void CurlTransfer::Loop::run_syncer() {
+  set_thread_name("bgcopy-sync");
   for (;;) {
     SyncTask task;
     {
@@ -497,6 +499,7 @@ void CurlTransfer::Loop::set_rate_limit(const JobId& job, std::uint64_t bps) {
 }
 
 void CurlTransfer::Loop::run() {
+  set_thread_name("bgcopy-curl");
   for (;;) {
     if (!process_commands()) {
       break;

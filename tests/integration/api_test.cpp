@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -150,6 +151,30 @@ TEST_F(ApiTest, HealthReportsVersionModeAndCallerUid) {
   // Keep-alive: a second request reuses the connection.
   EXPECT_EQ(c.get("/v1/health").status, 200);
   EXPECT_EQ(c.connects(), 1);
+}
+
+// `top -H`, `ps -L` and perf tell the daemon's threads apart by these names.
+TEST_F(ApiTest, TheDaemonsThreadsAreNamedForWhatTheyDo) {
+  Daemon d(dir_.path());
+  d.start();
+  const auto task_dir = "/proc/" + std::to_string(d.process().pid()) + "/task";
+  const std::set<std::string> wanted = {"bgcopy-engine\n", "bgcopy-curl\n", "bgcopy-sync\n",
+                                        "bgcopy-api\n", "bgcopy-notify\n"};
+  std::set<std::string> names;
+  // Each thread names itself first thing; one started just before the daemon answered may
+  // not have run yet.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        names.clear();
+        for (const auto& task : std::filesystem::directory_iterator(task_dir)) {
+          names.insert(read_file((task.path() / "comm").string()));
+        }
+        return std::includes(names.begin(), names.end(), wanted.begin(), wanted.end());
+      },
+      10s, 10ms));
+  for (const auto& name : wanted) {
+    EXPECT_EQ(names.count(name), 1U) << name;
+  }
 }
 
 TEST_F(ApiTest, DownloadFromNginxThroughTheWholeJobLifecycle) {
