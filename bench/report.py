@@ -30,6 +30,10 @@ COMMANDS = {
         "curl": "`curl --parallel -K LIST` (parallel-max 50)",
         "aria2c": "`aria2c -i LIST` (defaults: 5 at a time)",
         "wget": "`wget -i LIST` (one at a time)",
+        "durable-copy-1": "not a downloader: the local source files placed as bgcopy places "
+        "them (staging file, fdatasync, rename, directory fsync), one at a time "
+        "(`bench/durable_copy.py`): the floor of the durability promise",
+        "durable-copy-8": "the same with 8 threads: what overlapping the flushes would buy",
     },
     "slow": {
         "bgcopy": "`bgcopy transfer` (one connection)",

@@ -4,7 +4,8 @@
 #   big    one large file (1 GiB): bgcopy transfer (one connection, and 8 when bgcopyd accepts
 #          the segmented-download config), curl -o, wget, aria2c -x1, aria2c -x8 -s8
 #   small  one job of 1,000 x 16 KiB: bgcopy create/add-set/resume/wait/complete, aria2c -i,
-#          curl --parallel, wget -i
+#          curl --parallel, wget -i; and, as a yardstick rather than a rival, the same files
+#          copied locally with bgcopy's flushes (bench/durable_copy.py, 1 and 8 threads)
 #   slow   one file from a location throttled per connection (nginx limit_rate): where several
 #          connections help. bgcopy single, bgcopy multi (when bgcopyd accepts the config),
 #          curl -o, aria2c -x8 -s8
@@ -206,15 +207,27 @@ run_big() { # TOOL RUN
   rm -f "$dest"/big.bin*
 }
 
+# The previous run's files are moved aside, not deleted, until the bench ends: on ext4 without a
+# journal (this machine's disk) every new inode is checked against each inode of its block group
+# freed in the last 30 s or more (fs/ext4/ialloc.c, recently_deleted()), so
+# deleting 1,000 files made the next run's 1,000 creates several times slower, whichever tool
+# came next (docs/benchmarks.md, "Method").
+small_kept=0
 run_small() { # TOOL RUN
   local daemon=""
-  rm -rf "$dest/small" && mkdir -p "$dest/small"
+  if [ -d "$dest/small" ]; then
+    mkdir -p "$bench_work/kept"
+    mv "$dest/small" "$bench_work/kept/small.$((small_kept += 1))"
+  fi
+  mkdir -p "$dest/small"
   sync
   case $1 in
     bgcopy) bgcopy_timed "$bench_work/single.toml" bash "$bench_work/bgcopy_set.sh" ;;
     aria2c) tool_timed aria2c -q -i "$urls" -d "$dest/small" ;;
     curl) tool_timed curl -sSf -Z -K "$curlcfg" ;;
     wget) tool_timed wget -q -i "$urls" -P "$dest/small" ;;
+    durable-copy-1) tool_timed python3 "$here/durable_copy.py" "$www/small" "$dest/small" 1 ;;
+    durable-copy-8) tool_timed python3 "$here/durable_copy.py" "$www/small" "$dest/small" 8 ;;
   esac
   check_small "$1"
   record small "$1" "$2" $((small_n * small_kib << 10)) "$small_n" "$res" "$daemon"
@@ -255,7 +268,7 @@ if [ -z "$multi_note" ]; then
   slow_tools+=(bgcopy-multi)
 fi
 [[ $cases == *" big "* ]] && run_case big "${big_tools[@]}"
-[[ $cases == *" small "* ]] && run_case small bgcopy curl aria2c wget
+[[ $cases == *" small "* ]] && run_case small bgcopy curl aria2c wget durable-copy-1 durable-copy-8
 [[ $cases == *" slow "* ]] && run_case slow "${slow_tools[@]}"
 
 # --- 100,000 jobs (bench/jobs.sh, the lead's) -------------------------------------------------
