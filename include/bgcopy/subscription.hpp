@@ -49,9 +49,9 @@ class BGCOPY_API Subscription {
   /// True from a successful subscribe() until stop().
   bool active() const noexcept;
   /// Ends the stream. When called from another thread, returns after the callback has returned
-  /// for the last time: no call starts after stop() returns (during a resync's read, it waits
-  /// for that read: at most ConnectOptions::request_timeout). When called from inside the
-  /// callback, the current call is the last one. Idempotent; never fails.
+  /// for the last time: no call starts after stop() returns (a resync's read in progress is
+  /// cancelled, not waited for). When called from inside the callback, the current call is the
+  /// last one. Idempotent; never fails.
   void stop() noexcept;
 
  private:

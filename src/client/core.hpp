@@ -110,6 +110,7 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
   const std::string socket_path_;
   const std::chrono::milliseconds timeout_;
   client::HttpLineStream stream_;
+  client::HttpConnection resync_conn_;  // resync()'s reads; stop() cancels them too
   std::string target_;
   std::optional<std::string> job_id_;
   EventCallback callback_;

@@ -134,6 +134,7 @@ struct HttpConnection::Impl {
   asio::io_context ioc{1};
   std::optional<Stream> stream;
   beast::flat_buffer buffer;
+  std::atomic<bool> cancelled{false};
 
   void close() {
     if (stream) {
@@ -158,10 +159,20 @@ HttpConnection::~HttpConnection() {
 Result<HttpAnswer> HttpConnection::request(Method method, std::string_view target,
                                            const std::string& body) {
   Impl& c = *impl_;
+  const auto cancelled = [&c] {
+    c.close();
+    return Status(hresult_from_errno(ECANCELED), "request to bgcopyd cancelled");
+  };
   for (int attempt = 0;; ++attempt) {
+    if (c.cancelled.load()) {
+      return cancelled();
+    }
     const bool reused = c.stream.has_value();
     if (!reused) {
       if (auto ec = connect_stream(c.ioc, c.stream, c.path, c.timeout)) {
+        if (c.cancelled.load()) {
+          return cancelled();
+        }
         c.close();
         return transport_status(ec, "cannot connect to bgcopyd at " + c.path);
       }
@@ -171,6 +182,9 @@ Result<HttpAnswer> HttpConnection::request(Method method, std::string_view targe
     auto ec =
         run_op(c.ioc, [&](auto handler) { http::async_write(*c.stream, req, std::move(handler)); });
     if (ec) {
+      if (c.cancelled.load()) {
+        return cancelled();
+      }
       c.close();
       if (reused && attempt == 0 && is_stale_connection(ec)) {
         continue;
@@ -183,6 +197,9 @@ Result<HttpAnswer> HttpConnection::request(Method method, std::string_view targe
       http::async_read(*c.stream, c.buffer, parser, std::move(handler));
     });
     if (ec) {
+      if (c.cancelled.load()) {
+        return cancelled();
+      }
       const bool nothing_arrived = !parser.got_some();
       c.close();
       if (reused && attempt == 0 && nothing_arrived && is_stale_connection(ec)) {
@@ -198,6 +215,24 @@ Result<HttpAnswer> HttpConnection::request(Method method, std::string_view targe
     }
     return HttpAnswer{static_cast<int>(res.result_int()), std::move(res.body())};
   }
+}
+
+void HttpConnection::disconnect() {
+  impl_->close();
+}
+
+void HttpConnection::cancel() {
+  Impl* c = impl_.get();
+  c->cancelled.store(true);
+  // Runs on the thread inside request(), if any: the operation in progress ends with
+  // operation_aborted. Otherwise it waits in the queue, and request() sees the flag first.
+  asio::post(c->ioc, [c] {
+    if (c->stream) {
+      beast::error_code ignored;
+      c->stream->socket().cancel(ignored);
+      c->stream->socket().shutdown(Protocol::socket::shutdown_both, ignored);
+    }
+  });
 }
 
 // --- HttpLineStream ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ struct HttpAnswer {
 };
 
 /// One keep-alive connection, opened on first use and re-opened after a failure. Not
-/// thread-safe: the owner serialises calls.
+/// thread-safe: the owner serialises calls; only cancel() may come from another thread.
 class HttpConnection {
  public:
   HttpConnection(std::string socket_path, std::chrono::milliseconds timeout);
@@ -35,6 +35,15 @@ class HttpConnection {
   /// 0xC0D00000 + errno (ETIMEDOUT for the deadline, ECONNRESET when the service closed the
   /// connection), BG_E_INVALID_SERVER_RESPONSE for bad HTTP.
   Result<HttpAnswer> request(Method method, std::string_view target, const std::string& body);
+
+  /// Ends the request in progress, if any, and fails every later one at once with
+  /// 0xC0D00000 + ECANCELED. Any thread: it is how a subscription's stop() gets its reader
+  /// out of a request to a service that accepted it but does not answer.
+  void cancel();
+
+  /// Closes the connection now rather than keeping it for the next request (which opens a new
+  /// one): for a caller that asks rarely and should not hold one of the service's connections.
+  void disconnect();
 
  private:
   struct Impl;

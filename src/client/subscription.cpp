@@ -23,6 +23,7 @@ SubscriptionCore::SubscriptionCore(std::string socket_path, std::chrono::millise
     : socket_path_(std::move(socket_path)),
       timeout_(timeout),
       stream_(socket_path_, timeout),
+      resync_conn_(socket_path_, timeout),
       target_(client::wire::events_path(job_id.value_or(std::string()))),
       job_id_(std::move(job_id)),
       callback_(std::move(callback)) {}
@@ -83,10 +84,10 @@ void SubscriptionCore::resync() {
   // Read after the stream is open again: a change after this read arrives on the stream.
   // A manager stream covers every job the caller may see (root: everyone's), so it reads the
   // list; a daemon restart with many jobs makes this one large read, once.
-  client::HttpConnection conn(socket_path_, timeout_);
   const std::string target =
       job_id_ ? client::wire::job_path(*job_id_) : client::wire::jobs_path(::geteuid() == 0);
-  auto answer = conn.request(client::Method::Get, target, {});
+  auto answer = resync_conn_.request(client::Method::Get, target, {});
+  resync_conn_.disconnect();  // reconnects are rare: hold none of the service's connections
   if (!answer || answer->status < 200 || answer->status >= 300) {
     return;  // the stream itself reports what comes next (or ends if the job is gone)
   }
@@ -156,6 +157,7 @@ void SubscriptionCore::stop() noexcept {
   }
   cv_.notify_all();
   stream_.cancel();
+  resync_conn_.cancel();
   if (reader_id_.load() == std::this_thread::get_id()) {
     // Called from inside the callback: the reader cannot join itself. It returns from the
     // callback, sees stopping_ and ends; its own reference keeps this object alive until then.

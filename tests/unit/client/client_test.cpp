@@ -9,8 +9,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <future>
 
 namespace bgcopy {
 namespace {
@@ -588,6 +590,35 @@ TEST_F(ClientTest, StopFromInsideTheCallback) {
   service_->push_event(event_line("JobModification", kId, "QUEUED", 2));
   EXPECT_EQ(calls.load(), 1);
   sub.reset();
+}
+
+// After a reconnect the subscription reads the job again (resync). A service that accepts
+// that read and never answers must not hold stop() for the request timeout.
+TEST_F(ClientTest, StopDoesNotWaitForAResyncTheServiceNeverAnswers) {
+  std::atomic<int> streams{0};
+  std::atomic<int> resyncs{0};
+  serve([&](const FakeService::Request& r) {
+    if (r.target.rfind("/v1/events", 0) == 0) {
+      if (++streams == 1) {  // the first stream ends at once: the client reconnects
+        return FakeService::Reply{
+            "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            true, false, false};
+      }
+      return FakeService::events();
+    }
+    ++resyncs;
+    return FakeService::Reply{"", false, true, false};  // silence
+  });
+  auto m = connect(60s);
+  auto sub = m.subscribe([](const JobEvent&) {}, std::string(kId));
+  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+  ASSERT_TRUE(test::wait_until([&] { return resyncs.load() == 1; }, 10s));
+  auto stopped = std::async(std::launch::async, [&] { sub->stop(); });
+  // Without cancellation stop() waits out the 60 s request timeout.
+  EXPECT_EQ(stopped.wait_for(10s), std::future_status::ready);
+  stopped.wait();
+  EXPECT_FALSE(sub->active());
 }
 
 TEST_F(ClientTest, DestroyingASubscriptionEndsTheStream) {
