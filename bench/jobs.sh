@@ -88,7 +88,7 @@ echo "| create + add + resume over the socket | $jps jobs/s (${create_s} s for $
 echo "| \`bgcopy list --json\` ($listed jobs) | ${lmed} s | ${lmin} s | ${lmax} s | < 2 s |"
 echo "| restart to serving | ${rmed} s | ${rmin} s | ${rmax} s | < 1 s |"
 echo "| daemon RSS after restart with $njobs jobs | $smed MiB | $smin MiB | $smax MiB | < 200 MiB |"
-echo "| daemon RSS / peak after creating them | $(mib "$rss_run") / $(mib "$hwm_run") MiB | | | |"
+echo "| daemon RSS / peak after creating and listing them | $(mib "$rss_run") / $(mib "$hwm_run") MiB | | | |"
 echo "| daemon peak RSS since last restart | $(mib "$hwm_loaded") MiB | | | |"
 csv "jobs,bgcopy,create_jobs_per_s,$jps,$jps,$jps,jobs/s"
 csv "jobs,bgcopy,list_json_s,$lmed,$lmin,$lmax,s"

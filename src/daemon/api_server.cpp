@@ -25,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -44,7 +45,13 @@ struct Reply {
   std::string body;  // JSON text
   std::vector<std::pair<http::field, std::string>> headers;
   bool close = false;
+  // GET /v1/jobs: no body here; session() streams the list (serve_job_list).
+  std::optional<proto::Target> job_list;
 };
+
+// Jobs per engine call and per chunk of a streamed list: the engine lock is held for one
+// batch at a time, and the daemon never holds more than one batch of copies and text.
+constexpr std::size_t kListBatch = 256;
 
 Reply json_reply(http::status status, const proto::Json& j) {
   Reply r;
@@ -140,13 +147,15 @@ struct ApiServer::Impl {
                                    unsigned version);
   net::awaitable<void> serve_events(Stream& stream, engine::Caller caller,
                                     const proto::Target& target, unsigned version);
+  net::awaitable<bool> serve_job_list(Stream& stream, engine::Caller caller,
+                                      const proto::Target& target, bool keep_alive,
+                                      unsigned version);
   void on_engine_event(const engine::Event& ev);
 
   // --- Routes ------------------------------------------------------------------------------
   Reply handle(http::verb method, const proto::Target& target, const std::string& body,
                engine::Caller caller);
   Reply health(engine::Caller caller) const;
-  Reply list_jobs(const proto::Target& target, engine::Caller caller);
   Reply create_job(const std::string& body, engine::Caller caller);
   Reply get_job(const JobId& id, engine::Caller caller);
   Reply patch_job(const JobId& id, const std::string& body, engine::Caller caller);
@@ -367,14 +376,74 @@ net::awaitable<void> ApiServer::Impl::session(Stream stream, engine::Caller call
     log::debug("api: uid " + std::to_string(caller.uid) + " " +
                std::string(http::to_string(req.method())) + " " +
                (target ? target->path : std::string("(bad target)")) + " -> " +
-               std::to_string(static_cast<unsigned>(reply.status)));
+               (reply.job_list ? std::string("list")
+                               : std::to_string(static_cast<unsigned>(reply.status))));
     keep_alive = keep_alive && !reply.close && !stopping.load();
-    if (!co_await write_reply(stream, reply, keep_alive, version) || !keep_alive) {
+    const bool written = reply.job_list ? co_await serve_job_list(stream, caller, *reply.job_list,
+                                                                  keep_alive, version)
+                                        : co_await write_reply(stream, reply, keep_alive, version);
+    if (!written || !keep_alive) {
       break;
     }
   }
   ErrorCode ec;
   stream.socket().shutdown(net::socket_base::shutdown_send, ec);
+}
+
+// The job list, written as it is read: the ids in list order first (one engine call), then
+// kListBatch jobs per engine call and per chunk. With 100,000 jobs, building the whole answer
+// first held a copy of every job plus the whole text (about 250 MiB more than the daemon's
+// steady size) and the engine lock for the whole copy. The price: a job completed or cancelled
+// while the list is written is left out, and one created meanwhile is not in it.
+net::awaitable<bool> ApiServer::Impl::serve_job_list(Stream& stream, engine::Caller caller,
+                                                     const proto::Target& target, bool keep_alive,
+                                                     unsigned version) {
+  auto all = parse_flag(target.param(proto::route::kAllUsersParam), proto::route::kAllUsersParam);
+  if (!all) co_return co_await write_reply(stream, error_reply(all.error()), keep_alive, version);
+  auto ids = host.call([&](engine::Engine& e) { return e.enum_job_ids(caller, *all); });
+  if (!ids) co_return co_await write_reply(stream, error_reply(ids.error()), keep_alive, version);
+
+  http::response<http::empty_body> res{http::status::ok, version};
+  res.set(http::field::server, server_name);
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  ErrorCode ec;
+  stream.expires_after(options.write_timeout);
+  co_await http::async_write_header(stream, serializer,
+                                    net::redirect_error(net::use_awaitable, ec));
+  std::string text = "{\"jobs\":[";
+  bool first = true;
+  const std::span<const JobId> listed(*ids);
+  for (std::size_t at = 0; !ec && at < listed.size(); at += kListBatch) {
+    if (stopping.load()) co_return false;  // the client sees a cut-off body, never a short list
+    const auto batch = listed.subspan(at, std::min(kListBatch, listed.size() - at));
+    auto views = host.call([&](engine::Engine& e) { return e.views_of(caller, batch); });
+    for (const auto& v : views) {
+      if (!first) text += ',';
+      first = false;
+      proto::append_json(text, info_of(v));
+    }
+    if (text.empty()) continue;  // every job of the batch went away; an empty chunk would end
+    stream.expires_after(options.write_timeout);
+    co_await net::async_write(stream, http::make_chunk(net::buffer(text)),
+                              net::redirect_error(net::use_awaitable, ec));
+    text.clear();
+  }
+  if (!ec) {
+    text += "]}\n";
+    stream.expires_after(options.write_timeout);
+    co_await net::async_write(stream, http::make_chunk(net::buffer(text)),
+                              net::redirect_error(net::use_awaitable, ec));
+  }
+  if (!ec) {
+    co_await net::async_write(stream, http::make_chunk_last(),
+                              net::redirect_error(net::use_awaitable, ec));
+  }
+  stream.expires_never();
+  co_return !ec;
 }
 
 net::awaitable<void> ApiServer::Impl::serve_events(Stream& stream, engine::Caller caller,
@@ -504,7 +573,11 @@ Reply ApiServer::Impl::handle(http::verb method, const proto::Target& target,
     return no_route(method, target.path);
   }
   if (seg.size() == 2) {
-    if (method == http::verb::get) return list_jobs(target, caller);
+    if (method == http::verb::get) {
+      Reply r;
+      r.job_list = target;
+      return r;
+    }
     if (method == http::verb::post) return create_job(body, caller);
     return bad_method(method, "GET, POST");
   }
@@ -545,27 +618,6 @@ Reply ApiServer::Impl::health(engine::Caller caller) const {
   h.uid = caller.uid;
   h.mode = std::string(mode_name(options.mode));
   return json_reply(http::status::ok, proto::to_json(h));
-}
-
-Reply ApiServer::Impl::list_jobs(const proto::Target& target, engine::Caller caller) {
-  auto all = parse_flag(target.param(proto::route::kAllUsersParam), proto::route::kAllUsersParam);
-  if (!all) return error_reply(all.error());
-  auto views = host.call([&](engine::Engine& e) { return e.enum_jobs(caller, *all); });
-  if (!views) return error_reply(views.error());
-  // Written directly, one job at a time: a JSON tree of 100,000 jobs would dwarf the text, and
-  // building even one tree per job was most of the time `list` took.
-  Reply r;
-  r.body.reserve(views->size() * 1024);
-  r.body = "{\"jobs\":[";
-  bool first = true;
-  for (auto& v : *views) {
-    if (!first) r.body += ',';
-    first = false;
-    proto::append_json(r.body, info_of(v));
-    v = engine::JobView{};  // release as we go
-  }
-  r.body += "]}\n";
-  return r;
 }
 
 Reply ApiServer::Impl::create_job(const std::string& body, engine::Caller caller) {

@@ -92,8 +92,18 @@ class Engine {
   /// Errors: DO_E_JOB_NOT_FOUND (absent or final), E_ACCESSDENIED.
   Result<JobView> get_job(const Caller& caller, const JobId& id) const;
 
-  /// The caller's jobs, or everyone's with all_users (root only, else E_ACCESSDENIED).
+  /// The caller's jobs, or everyone's with all_users (root only, else E_ACCESSDENIED), in
+  /// list order: by creation time, then id.
   Result<std::vector<JobView>> enum_jobs(const Caller& caller, bool all_users) const;
+
+  /// enum_jobs without the views: the ids only, in the same order. With views_of() a long
+  /// list is read in batches, so neither the engine lock nor a copy of every job is held for
+  /// the whole of it.
+  Result<std::vector<JobId>> enum_job_ids(const Caller& caller, bool all_users) const;
+
+  /// The views of those of `ids` that still exist and the caller may read, in the given
+  /// order; the others (completed or cancelled since they were listed) are left out.
+  std::vector<JobView> views_of(const Caller& caller, std::span<const JobId> ids) const;
 
   /// The job's last error; DO_E_ERROR_INFORMATION_UNAVAILABLE unless (TRANSIENT_)ERROR.
   Result<ErrorInfo> get_error(const Caller& caller, const JobId& id) const;
@@ -133,6 +143,8 @@ class Engine {
 
   Result<Live*> find_for(const Caller& caller, const JobId& id, bool mutating);
   Result<const Live*> find_for_read(const Caller& caller, const JobId& id) const;
+  /// The jobs enum_jobs lists, in its order.
+  Result<std::vector<const Live*>> listed(const Caller& caller, bool all_users) const;
   Status persist(Live& job);
   void stop_transfer(Live& job);
   void start_transfer(Live& job);

@@ -340,7 +340,8 @@ Result<JobView> Engine::get_job(const Caller& caller, const JobId& id) const {
   return view_of(**found);
 }
 
-Result<std::vector<JobView>> Engine::enum_jobs(const Caller& caller, bool all_users) const {
+Result<std::vector<const Engine::Live*>> Engine::listed(const Caller& caller,
+                                                        bool all_users) const {
   if (all_users && !caller.is_root()) {
     return Error::make(hr::EAccessDenied, "only root may list every user's jobs");
   }
@@ -354,9 +355,33 @@ Result<std::vector<JobView>> Engine::enum_jobs(const Caller& caller, bool all_us
     }
     return a->rec.id < b->rec.id;
   });
+  return picked;
+}
+
+Result<std::vector<JobView>> Engine::enum_jobs(const Caller& caller, bool all_users) const {
+  auto picked = listed(caller, all_users);
+  if (!picked) return std::move(picked).error();
   std::vector<JobView> out;
-  out.reserve(picked.size());
-  for (const Live* j : picked) out.push_back(view_of(*j));
+  out.reserve(picked->size());
+  for (const Live* j : *picked) out.push_back(view_of(*j));
+  return out;
+}
+
+Result<std::vector<JobId>> Engine::enum_job_ids(const Caller& caller, bool all_users) const {
+  auto picked = listed(caller, all_users);
+  if (!picked) return std::move(picked).error();
+  std::vector<JobId> out;
+  out.reserve(picked->size());
+  for (const Live* j : *picked) out.push_back(j->rec.id);
+  return out;
+}
+
+std::vector<JobView> Engine::views_of(const Caller& caller, std::span<const JobId> ids) const {
+  std::vector<JobView> out;
+  out.reserve(ids.size());
+  for (const JobId& id : ids) {
+    if (auto found = find_for_read(caller, id)) out.push_back(view_of(**found));
+  }
   return out;
 }
 

@@ -234,6 +234,37 @@ TEST_F(ApiTest, DownloadFromNginxThroughTheWholeJobLifecycle) {
   EXPECT_EQ(gone.json()["hex"], kHexNotFound);
 }
 
+// More jobs than one batch of the streamed list (256): the answer is chunked, every job is in
+// it once, oldest first, and the connection serves the next request.
+TEST_F(ApiTest, TheJobListIsStreamedInOrderAcrossBatches) {
+  Daemon d(dir_.path());
+  d.start();
+  UnixHttpClient c(d.socket());
+  std::vector<std::string> created;
+  for (int i = 0; i < 600; ++i) {
+    created.push_back(create_job(c, "j" + std::to_string(i))["id"]);
+  }
+  const auto listed = c.get("/v1/jobs");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(listed.header("content-type"), "application/json");
+  const json body = listed.json();
+  const json& jobs = body["jobs"];
+  std::vector<std::string> ids;
+  for (const auto& j : jobs) ids.push_back(j["id"]);
+  // Jobs created within one clock tick are ordered by id: compare as sets, then check order by
+  // creation time.
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()),
+            std::set<std::string>(created.begin(), created.end()));
+  EXPECT_EQ(ids.size(), created.size());
+  for (std::size_t i = 1; i < jobs.size(); ++i) {
+    ASSERT_LE(jobs[i - 1]["created"].get<std::string>(), jobs[i]["created"].get<std::string>())
+        << i;
+  }
+  EXPECT_EQ(c.get("/v1/health").status, 200);
+  EXPECT_EQ(c.connects(), 1);  // keep-alive after a chunked answer
+}
+
 TEST_F(ApiTest, FileSourceAndBracedLowerCaseIds) {
   const std::string content = "hello from a file:// source\n";
   write_file(dir_.file("src.txt"), content);

@@ -192,6 +192,34 @@ TEST_F(LegalityTest, EnumJobsListsOnlyTheCallersJobsAndAllUsersIsRootOnly) {
   EXPECT_TRUE(roots_own->empty());
 }
 
+// The streamed list: the ids in enum_jobs' order, then views in batches, leaving out what went
+// away in between and what the caller may not read.
+TEST_F(LegalityTest, EnumJobIdsAndViewsOfReadTheListInBatches) {
+  JobId a1 = create(kAlice, "a1");
+  clock.advance(std::chrono::seconds(1));
+  JobId b1 = create(kBob, "b1");
+  clock.advance(std::chrono::seconds(1));
+  JobId a2 = create(kAlice, "a2");
+  clock.advance(std::chrono::seconds(1));
+  JobId a3 = create(kAlice, "a3");
+  auto ids = engine().enum_job_ids(kAlice, false);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<JobId>{a1, a2, a3}));
+  EXPECT_HR(engine().enum_job_ids(kAlice, true), hr::EAccessDenied);
+  auto all = engine().enum_job_ids(kRoot, true);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, (std::vector<JobId>{a1, b1, a2, a3}));
+
+  ASSERT_HR(engine().cancel(kAlice, a2), hr::SOk);  // gone between the two calls
+  const std::vector<JobId> asked{a1, a2, b1, a3};
+  std::vector<JobId> got;
+  for (const auto& v : engine().views_of(kAlice, asked)) got.push_back(v.record.id);
+  EXPECT_EQ(got, (std::vector<JobId>{a1, a3}));  // not a2 (cancelled), not b1 (Bob's)
+  got.clear();
+  for (const auto& v : engine().views_of(kRoot, asked)) got.push_back(v.record.id);
+  EXPECT_EQ(got, (std::vector<JobId>{a1, b1, a3}));
+}
+
 TEST_F(LegalityTest, TakeOwnershipIsRootOnlyAndClearsTheNotifyCommandLine) {
   JobId id = make_job(1);
   ASSERT_HR(engine().set_settings(
