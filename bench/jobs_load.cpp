@@ -3,8 +3,11 @@
 // framing, JSON, the engine and a store commit per call.
 //
 //   bgcopy_jobs_load create --socket S --jobs N --clients C --url URL --dest-dir DIR
+//                           [--no-resume] [--atomic] [--first K]
 //       creates N jobs, each with one file, and resumes each; prints one JSON line with the
-//       throughput of whole create+add+resume sequences.
+//       throughput of whole create+add+resume sequences: three requests per job, or with
+//       --atomic one (Manager::submit_job). Jobs are numbered from K (default 0), which names
+//       their files, so runs into one DEST_DIR do not collide.
 //   bgcopy_jobs_load ready --socket S [--timeout-ms T]
 //       polls GET /v1/health until it answers; prints the wall-clock time (s since the epoch)
 //       at which it first did, so a script can measure restart-to-serving.
@@ -30,12 +33,14 @@ struct Args {
   int clients = 4;
   long timeout_ms = 30000;
   bool resume = true;
+  bool atomic = false;
+  long first = 0;
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: bgcopy_jobs_load create --socket S --jobs N --clients C --url URL "
-               "--dest-dir DIR [--no-resume]\n"
+               "--dest-dir DIR [--no-resume] [--atomic] [--first K]\n"
                "       bgcopy_jobs_load ready --socket S [--timeout-ms T]\n");
   std::exit(2);
 }
@@ -64,6 +69,10 @@ Args parse(int argc, char** argv) {
       a.timeout_ms = std::stol(value());
     } else if (k == "--no-resume") {
       a.resume = false;
+    } else if (k == "--atomic") {
+      a.atomic = true;
+    } else if (k == "--first") {
+      a.first = std::stol(value());
     } else {
       usage();
     }
@@ -109,19 +118,29 @@ int create(const Args& a) {
         failures += a.jobs;
         return;
       }
-      for (long i = next++; i < a.jobs; i = next++) {
+      for (long n = next++; n < a.jobs; n = next++) {
+        const long i = a.first + n;
         auto fail = [&](const std::string& what, const std::string& msg) {
           ++failures;
           if (!reported.exchange(true)) {
             std::fprintf(stderr, "bgcopy_jobs_load: %s failed: %s\n", what.c_str(), msg.c_str());
           }
         };
+        const std::string path = a.dest_dir + "/f" + std::to_string(i);
+        if (a.atomic) {
+          bgcopy::FileSpec spec;
+          spec.remote_url = a.url;
+          spec.local_path = path;
+          auto job = m->submit_job("load-" + std::to_string(i), {spec}, bgcopy::JobPriority::Normal,
+                                   a.resume);
+          if (!job) fail("submit", job.status().to_string());
+          continue;
+        }
         auto job = m->create_job("load-" + std::to_string(i));
         if (!job) {
           fail("create", job.status().to_string());
           continue;
         }
-        const std::string path = a.dest_dir + "/f" + std::to_string(i);
         if (auto st = job->add_file(a.url, path); !st) {
           fail("add", st.to_string());
           continue;

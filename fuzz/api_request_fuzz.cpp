@@ -123,11 +123,20 @@ struct World {
         auto id = engine.create_job(caller, req.display_name, daemon::to_engine(req.type));
         if (!id) return;
         ids.push_back(id->to_string());
+        // As the daemon: every step or, on a failure, no job.
+        bool whole = true;
         if (req.priority) {
           eng::SettingsPatch p;
           p.priority = daemon::to_engine(*req.priority);
-          if (!engine.set_settings(caller, *id, p)) (void)engine.cancel(caller, *id);
+          whole = engine.set_settings(caller, *id, p).ok();
         }
+        if (whole && !req.files.empty()) {
+          std::vector<eng::FileSpec> specs;
+          for (const auto& f : req.files) specs.push_back(daemon::to_engine(f));
+          whole = engine.add_files(caller, *id, std::move(specs)).ok();
+        }
+        if (whole && req.resume) whole = engine.resume(caller, *id).ok();
+        if (!whole) (void)engine.cancel(caller, *id);
       }
       return;
     }

@@ -97,6 +97,15 @@ class BGCOPY_API Manager {
   Result<Job> create_job(std::string_view display_name, JobType type = JobType::Download,
                          JobPriority priority = JobPriority::Normal) const noexcept;
 
+  /// create_job, Job::add_file_set and (with resume) Job::resume in one request and one step
+  /// of the service: no other call sees the job before it holds every file, and on any error
+  /// there is no job at all, so a caller that dies half-way leaves nothing behind. One round
+  /// trip instead of three. `files` must not be empty.
+  ///   Codes: those of create_job, add_file_set and resume.
+  Result<Job> submit_job(std::string_view display_name, const std::vector<FileSpec>& files,
+                         JobPriority priority = JobPriority::Normal,
+                         bool resume = true) const noexcept;
+
   /// A handle on an existing job (GetJob). `id` is the GUID, braces and case optional.
   ///   Codes: S_OK; E_INVALIDARG (not a GUID); DO_E_JOB_NOT_FOUND (no such job, it is
   ///   ACKNOWLEDGED or CANCELLED, or it belongs to another user and the caller is not root);

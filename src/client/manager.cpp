@@ -137,6 +137,26 @@ Result<Job> Manager::create_job(std::string_view display_name, JobType type,
   });
 }
 
+Result<Job> Manager::submit_job(std::string_view display_name, const std::vector<FileSpec>& files,
+                                JobPriority priority, bool resume) const noexcept {
+  return detail::guard<Result<Job>>([&]() -> Result<Job> {
+    if (files.empty()) {
+      return Status(hr::EInvalidArg, "submit_job needs at least one file");
+    }
+    auto body = core_->call(
+        client::Method::Post, client::wire::jobs_path(false),
+        client::wire::encode_create(display_name, JobType::Download, priority, files, resume));
+    if (!body) {
+      return std::move(body).status();
+    }
+    JobInfo info;
+    if (auto failed = client::wire::decode_job(*body, info)) {
+      return from_failure(std::move(*failed));
+    }
+    return Job(std::make_shared<detail::JobCore>(core_, std::move(info.id)));
+  });
+}
+
 Result<Job> Manager::get_job(std::string_view id) const noexcept {
   return detail::guard<Result<Job>>([&]() -> Result<Job> {
     auto canonical = client::wire::canonical_job_id(id);

@@ -58,11 +58,14 @@ std::string events_path(std::string_view job_id) {
   return proto::events_path(job_id);
 }
 
-std::string encode_create(std::string_view display_name, JobType type, JobPriority priority) {
+std::string encode_create(std::string_view display_name, JobType type, JobPriority priority,
+                          const std::vector<FileSpec>& files, bool resume) {
   proto::CreateJobRequest req;
   req.display_name = std::string(display_name);
   req.type = type;
   req.priority = priority;
+  req.files = files;
+  req.resume = resume;
   return proto::dump(proto::to_json(req));
 }
 

@@ -30,7 +30,9 @@ std::string jobs_path(bool all_users);
 std::string events_path(std::string_view job_id);
 inline constexpr std::string_view kHealthPath = "/v1/health";
 
-std::string encode_create(std::string_view display_name, JobType type, JobPriority priority);
+/// POST /v1/jobs; with files (and resume) a whole submission in one request.
+std::string encode_create(std::string_view display_name, JobType type, JobPriority priority,
+                          const std::vector<FileSpec>& files = {}, bool resume = false);
 std::string encode_files(const std::vector<FileSpec>& files);
 std::string encode_patch(const JobSettingsPatch& patch);
 

@@ -632,6 +632,12 @@ Json to_json(const CreateJobRequest& v) {
   j["display_name"] = v.display_name;
   j["type"] = type_name(v.type);
   if (v.priority) j["priority"] = priority_name(*v.priority);
+  if (!v.files.empty()) {
+    Json files = Json::array();
+    for (const auto& f : v.files) files.push_back(to_json(f));
+    j["files"] = std::move(files);
+  }
+  if (v.resume) j["resume"] = true;
   return j;
 }
 
@@ -730,11 +736,20 @@ Status from_json(const Json& j, JobEvent& out) {
 Status from_json(const Json& j, CreateJobRequest& out) {
   const std::string path;
   ObjectReader r(j, path);
-  BGCOPY_TRY(r.begin(Keys::Strict, {"display_name", "type", "priority"}));
+  BGCOPY_TRY(r.begin(Keys::Strict, {"display_name", "type", "priority", "files", "resume"}));
   out = CreateJobRequest{};
   BGCOPY_TRY(r.optional("display_name", str(out.display_name, kMaxDisplayNameBytes)));
   BGCOPY_TRY(r.optional("type", enumeration(out.type, &parse_type, "job type")));
   BGCOPY_TRY(r.optional_into("priority", out.priority, conv_priority));
+  BGCOPY_TRY(r.optional("files", [&](const Json& v, const std::string& p) {
+    return as_array(v, p, out.files, [](const Json& e, const std::string& ep, FileSpec& o) {
+      return decode(e, ep, o, Keys::Strict);
+    });
+  }));
+  BGCOPY_TRY(r.optional("resume", boolean(out.resume)));
+  if (out.resume && out.files.empty()) {
+    return Error::make(hr::EInvalidArg, "\"resume\": true needs \"files\" in the same request");
+  }
   return {};
 }
 

@@ -30,11 +30,14 @@ namespace bgcopy::proto {
 // Insertion-ordered, so answers read in the documented order ("id" first) under curl.
 using Json = nlohmann::ordered_json;
 
-/// Body of POST /v1/jobs.
+/// Body of POST /v1/jobs. With files (and resume) it is a whole submission in one request:
+/// create, add the files, resume; all of it or, on any error, no job.
 struct CreateJobRequest {
   std::string display_name;
   JobType type = JobType::Download;
   std::optional<JobPriority> priority;  // NORMAL when absent
+  std::vector<FileSpec> files;          // added atomically, as POST /v1/jobs/{id}/files
+  bool resume = false;                  // then resumed; needs files
   friend bool operator==(const CreateJobRequest&, const CreateJobRequest&) = default;
 };
 

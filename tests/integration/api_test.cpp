@@ -283,6 +283,38 @@ TEST_F(ApiTest, FileSourceAndBracedLowerCaseIds) {
   EXPECT_EQ(read_file(dir_.file("dst.txt")), content);
 }
 
+// POST /v1/jobs with files and resume: the whole job in one request, or no job at all.
+TEST_F(ApiTest, OneRequestSubmitsAWholeJobOrNothing) {
+  const std::string content = "submitted in one request\n";
+  write_file(dir_.file("src.txt"), content);
+  Daemon d(dir_.path());
+  d.start();
+  UnixHttpClient c(d.socket());
+  const json good = {{"remote_url", "file://" + dir_.file("src.txt").string()},
+                     {"local_path", dir_.file("dst.txt").string()}};
+  const json submit = {{"display_name", "whole"}, {"files", json::array({good})}, {"resume", true}};
+  auto r = c.post("/v1/jobs", submit.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json job = r.json();
+  EXPECT_EQ(job["display_name"], "whole");
+  EXPECT_EQ(job["files_total"], 1);
+  EXPECT_NE(job["state"], "SUSPENDED");  // resumed before the answer
+  const std::string id = job["id"];
+  wait_state(c, id, "TRANSFERRED");
+  ASSERT_EQ(c.post(job_url(id, "complete")).status, 200);
+  EXPECT_EQ(read_file(dir_.file("dst.txt")), content);
+
+  // The second file's directory does not exist: the first file is not kept, nor the job.
+  const json bad_file = {{"remote_url", "file://" + dir_.file("src.txt").string()},
+                         {"local_path", dir_.file("missing/dst.txt").string()}};
+  const json bad = {{"files", json::array({good, bad_file})}, {"resume", true}};
+  expect_error(c.post("/v1/jobs", bad.dump()), 400, "E_INVALIDARG");
+  EXPECT_TRUE(c.get("/v1/jobs").json()["jobs"].empty());
+  // resume without files is refused before anything is made.
+  expect_error(c.post("/v1/jobs", R"({"resume":true})"), 400, "E_INVALIDARG");
+  EXPECT_TRUE(c.get("/v1/jobs").json()["jobs"].empty());
+}
+
 // --- Errors ----------------------------------------------------------------------------------
 
 TEST_F(ApiTest, EveryDocumentedErrorStatus) {

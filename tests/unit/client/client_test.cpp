@@ -402,6 +402,35 @@ TEST_F(ClientTest, CreateSendsTheDocumentedBody) {
   EXPECT_EQ(body["priority"], "HIGH");
 }
 
+TEST_F(ClientTest, SubmitJobSendsTheWholeJobInOneRequest) {
+  serve_job();
+  auto m = connect();
+  const auto before = service_->request_count();
+  FileSpec a{"http://h/a", "/srv/a", {}, std::nullopt};
+  FileSpec b{"http://h/b", "/srv/b", {}, std::string(64, 'e')};
+  auto job = m.submit_job("whole", {a, b}, JobPriority::Low);
+  ASSERT_TRUE(job.ok()) << job.status().to_string();
+  EXPECT_EQ(job->id(), kId);
+  ASSERT_EQ(service_->request_count(), before + 1);
+  const auto req = service_->requests().back();
+  EXPECT_EQ(req.method, "POST");
+  EXPECT_EQ(req.target, "/v1/jobs");
+  auto body = nlohmann::json::parse(req.body);
+  EXPECT_EQ(body["display_name"], "whole");
+  EXPECT_EQ(body["priority"], "LOW");
+  ASSERT_EQ(body["files"].size(), 2U);
+  EXPECT_EQ(body["files"][1]["local_path"], "/srv/b");
+  EXPECT_EQ(body["files"][1]["sha256"], std::string(64, 'e'));
+  EXPECT_EQ(body["resume"], true);
+  // Without resume the key is left out; without files nothing is sent.
+  ASSERT_TRUE(m.submit_job("held", {a}, JobPriority::Normal, false).ok());
+  EXPECT_FALSE(nlohmann::json::parse(service_->requests().back().body).contains("resume"));
+  const auto sent = service_->request_count();
+  auto empty = m.submit_job("empty", {});
+  EXPECT_EQ(empty.code(), hr::EInvalidArg);
+  EXPECT_EQ(service_->request_count(), sent);
+}
+
 TEST_F(ClientTest, AddFileSetSendsEveryFile) {
   serve_job();
   auto job = connect().get_job(kId);

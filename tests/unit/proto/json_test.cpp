@@ -197,6 +197,20 @@ TEST(ProtoJsonTest, RequestsDecode) {
   ASSERT_TRUE(decode("{}", c2).ok());
   EXPECT_EQ(c2.type, JobType::Download);
   EXPECT_FALSE(c2.priority.has_value());
+  EXPECT_TRUE(c2.files.empty());
+  EXPECT_FALSE(c2.resume);
+  // A whole submission: files and resume in the create request.
+  CreateJobRequest c3;
+  auto sub = decode(R"({"display_name":"s","files":[{"remote_url":"http://h/a",
+      "local_path":"/tmp/a"}],"resume":true})",
+                    c3);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  ASSERT_EQ(c3.files.size(), 1U);
+  EXPECT_EQ(c3.files[0].local_path, "/tmp/a");
+  EXPECT_TRUE(c3.resume);
+  CreateJobRequest c3_back;
+  ASSERT_TRUE(from_json(to_json(c3), c3_back).ok());
+  EXPECT_EQ(c3_back, c3);
 
   AddFilesRequest a;
   auto st = decode(R"({"files":[{"remote_url":"http://h/a","local_path":"/tmp/a",
@@ -228,6 +242,10 @@ TEST(ProtoJsonTest, BadRequestsNameTheField) {
       {R"({"priority":2})", "priority: expected priority name"},
       {R"({"dispaly_name":"x"})", "unknown key \"dispaly_name\""},
       {R"({"display_name":null})", "display_name: must not be null"},
+      {R"({"resume":true})", "\"resume\": true needs \"files\""},
+      {R"({"files":[{"remote_url":"http://h/a"}]})", "local_path"},
+      {R"({"files":{}})", "files: expected an array"},
+      {R"({"files":[],"resume":"yes"})", "resume: expected"},
   };
   for (const auto& c : create_cases) {
     CreateJobRequest r;
