@@ -144,6 +144,7 @@ echo "case,tool,run,wall_s,cpu_s,rss_kib,daemon_rss_kib,daemon_cpu_s,bytes,files
 
 # record CASE TOOL RUN BYTES FILES "wall cpu rss" ["daemon_hwm daemon_cpu"]
 record() {
+  [ "$3" = warmup ] && return 0
   local w c m dh dc
   read -r w c m <<<"$6"
   read -r dh dc <<<"${7:-}"
@@ -253,6 +254,13 @@ run_case() {
   local case=$1
   shift
   local tools=("$@") n=$# r i
+  # One unrecorded round first: the first runs of a bench (right after its data was written,
+  # or after an earlier bench deleted gigabytes on this discard-mounted disk) were seen to take
+  # up to twice as long, for whichever tool came first.
+  note "$case: warm-up round (not recorded)"
+  for ((i = 0; i < n; i++)); do
+    "run_$case" "${tools[i]}" warmup
+  done
   for ((r = 0; r < runs; r++)); do
     note "$case: round $((r + 1))/$runs"
     for ((i = 0; i < n; i++)); do
