@@ -124,6 +124,20 @@ Status transport_status(const beast::error_code& ec, std::string_view what) {
   return Status(hr::EFail, std::move(message));
 }
 
+/// cancel() of both classes: sets the flag, then ends the operation in progress. The posted
+/// handler runs on the thread inside run_op, if any (the operation ends with
+/// operation_aborted); otherwise it waits in the queue and the next call sees the flag first.
+void cancel_on(asio::io_context& ioc, std::optional<Stream>& stream, std::atomic<bool>& flag) {
+  flag.store(true);
+  asio::post(ioc, [&stream] {
+    if (stream) {
+      beast::error_code ignored;
+      stream->socket().cancel(ignored);
+      stream->socket().shutdown(Protocol::socket::shutdown_both, ignored);
+    }
+  });
+}
+
 }  // namespace
 
 // --- HttpConnection ------------------------------------------------------------------------
@@ -222,17 +236,7 @@ void HttpConnection::disconnect() {
 }
 
 void HttpConnection::cancel() {
-  Impl* c = impl_.get();
-  c->cancelled.store(true);
-  // Runs on the thread inside request(), if any: the operation in progress ends with
-  // operation_aborted. Otherwise it waits in the queue, and request() sees the flag first.
-  asio::post(c->ioc, [c] {
-    if (c->stream) {
-      beast::error_code ignored;
-      c->stream->socket().cancel(ignored);
-      c->stream->socket().shutdown(Protocol::socket::shutdown_both, ignored);
-    }
-  });
+  cancel_on(impl_->ioc, impl_->stream, impl_->cancelled);
 }
 
 // --- HttpLineStream ------------------------------------------------------------------------
@@ -387,15 +391,7 @@ Status HttpLineStream::run(const std::function<void(std::string_view)>& on_line)
 }
 
 void HttpLineStream::cancel() {
-  Impl* c = impl_.get();
-  c->cancelled.store(true);
-  asio::post(c->ioc, [c] {
-    if (c->stream) {
-      beast::error_code ignored;
-      c->stream->socket().cancel(ignored);
-      c->stream->socket().shutdown(Protocol::socket::shutdown_both, ignored);
-    }
-  });
+  cancel_on(impl_->ioc, impl_->stream, impl_->cancelled);
 }
 
 bool HttpLineStream::cancelled() const {

@@ -50,6 +50,18 @@ Status invalid_id(std::string_view id) {
                     shown + "\"");
 }
 
+/// The id of the job an answer (POST /v1/jobs, GET /v1/jobs/{id}) describes, or the failure.
+Result<std::string> job_id_of(Result<std::string> body) {
+  if (!body) {
+    return std::move(body).status();
+  }
+  JobInfo info;
+  if (auto failed = client::wire::decode_job(*body, info)) {
+    return from_failure(std::move(*failed));
+  }
+  return std::move(info.id);
+}
+
 }  // namespace
 
 Manager::Manager(std::shared_ptr<detail::ManagerCore> core) noexcept : core_(std::move(core)) {}
@@ -126,14 +138,11 @@ Result<Job> Manager::create_job(std::string_view display_name, JobType type,
   return detail::guard<Result<Job>>([&]() -> Result<Job> {
     auto body = core_->call(client::Method::Post, client::wire::jobs_path(false),
                             client::wire::encode_create(display_name, type, priority));
-    if (!body) {
-      return std::move(body).status();
+    auto job_id = job_id_of(std::move(body));
+    if (!job_id) {
+      return std::move(job_id).status();
     }
-    JobInfo info;
-    if (auto failed = client::wire::decode_job(*body, info)) {
-      return from_failure(std::move(*failed));
-    }
-    return Job(std::make_shared<detail::JobCore>(core_, std::move(info.id)));
+    return Job(std::make_shared<detail::JobCore>(core_, std::move(*job_id)));
   });
 }
 
@@ -146,14 +155,11 @@ Result<Job> Manager::submit_job(std::string_view display_name, const std::vector
     auto body = core_->call(
         client::Method::Post, client::wire::jobs_path(false),
         client::wire::encode_create(display_name, JobType::Download, priority, files, resume));
-    if (!body) {
-      return std::move(body).status();
+    auto job_id = job_id_of(std::move(body));
+    if (!job_id) {
+      return std::move(job_id).status();
     }
-    JobInfo info;
-    if (auto failed = client::wire::decode_job(*body, info)) {
-      return from_failure(std::move(*failed));
-    }
-    return Job(std::make_shared<detail::JobCore>(core_, std::move(info.id)));
+    return Job(std::make_shared<detail::JobCore>(core_, std::move(*job_id)));
   });
 }
 
@@ -164,14 +170,11 @@ Result<Job> Manager::get_job(std::string_view id) const noexcept {
       return invalid_id(id);
     }
     auto body = core_->call(client::Method::Get, client::wire::job_path(*canonical));
-    if (!body) {
-      return std::move(body).status();
+    auto job_id = job_id_of(std::move(body));
+    if (!job_id) {
+      return std::move(job_id).status();
     }
-    JobInfo info;
-    if (auto failed = client::wire::decode_job(*body, info)) {
-      return from_failure(std::move(*failed));
-    }
-    return Job(std::make_shared<detail::JobCore>(core_, std::move(info.id)));
+    return Job(std::make_shared<detail::JobCore>(core_, std::move(*job_id)));
   });
 }
 

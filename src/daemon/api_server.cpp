@@ -145,6 +145,9 @@ struct ApiServer::Impl {
   void release(uid_t uid);
   net::awaitable<bool> write_reply(Stream& stream, const Reply& reply, bool keep_alive,
                                    unsigned version);
+  /// The header of a 200 whose body follows as chunks (net::async_write of http::make_chunk).
+  net::awaitable<ErrorCode> write_chunked_header(Stream& stream, std::string_view content_type,
+                                                 bool keep_alive, unsigned version);
   net::awaitable<void> serve_events(Stream& stream, engine::Caller caller,
                                     const proto::Target& target, unsigned version);
   net::awaitable<bool> serve_job_list(Stream& stream, engine::Caller caller,
@@ -272,6 +275,23 @@ net::awaitable<bool> ApiServer::Impl::write_reply(Stream& stream, const Reply& r
   co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
   stream.expires_never();
   co_return !ec;
+}
+
+net::awaitable<ErrorCode> ApiServer::Impl::write_chunked_header(Stream& stream,
+                                                                std::string_view content_type,
+                                                                bool keep_alive, unsigned version) {
+  http::response<http::empty_body> res{http::status::ok, version};
+  res.set(http::field::server, server_name);
+  res.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  ErrorCode ec;
+  stream.expires_after(options.write_timeout);
+  co_await http::async_write_header(stream, serializer,
+                                    net::redirect_error(net::use_awaitable, ec));
+  co_return ec;
 }
 
 net::awaitable<void> ApiServer::Impl::session(Stream stream, engine::Caller caller) {
@@ -403,17 +423,7 @@ net::awaitable<bool> ApiServer::Impl::serve_job_list(Stream& stream, engine::Cal
   auto ids = host.call([&](engine::Engine& e) { return e.enum_job_ids(caller, *all); });
   if (!ids) co_return co_await write_reply(stream, error_reply(ids.error()), keep_alive, version);
 
-  http::response<http::empty_body> res{http::status::ok, version};
-  res.set(http::field::server, server_name);
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-store");
-  res.keep_alive(keep_alive);
-  res.chunked(true);
-  http::response_serializer<http::empty_body> serializer{res};
-  ErrorCode ec;
-  stream.expires_after(options.write_timeout);
-  co_await http::async_write_header(stream, serializer,
-                                    net::redirect_error(net::use_awaitable, ec));
+  ErrorCode ec = co_await write_chunked_header(stream, "application/json", keep_alive, version);
   std::string text = "{\"jobs\":[";
   bool first = true;
   const std::span<const JobId> listed(*ids);
@@ -482,17 +492,7 @@ net::awaitable<void> ApiServer::Impl::serve_events(Stream& stream, engine::Calle
     }
   } unsubscribe{*this, sub.get()};
 
-  http::response<http::empty_body> res{http::status::ok, version};
-  res.set(http::field::server, server_name);
-  res.set(http::field::content_type, "application/x-ndjson");
-  res.set(http::field::cache_control, "no-store");
-  res.keep_alive(false);
-  res.chunked(true);
-  http::response_serializer<http::empty_body> serializer{res};
-  ErrorCode ec;
-  stream.expires_after(options.write_timeout);
-  co_await http::async_write_header(stream, serializer,
-                                    net::redirect_error(net::use_awaitable, ec));
+  ErrorCode ec = co_await write_chunked_header(stream, "application/x-ndjson", false, version);
   stream.expires_never();
   if (ec) co_return;
 
