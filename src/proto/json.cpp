@@ -314,6 +314,15 @@ Status decode(const Json& j, const std::string& path, FileSpec& out, Keys keys) 
   return {};
 }
 
+/// A "files" array of FileSpec objects (POST /v1/jobs and POST /v1/jobs/{id}/files), strict.
+auto file_specs(std::vector<FileSpec>& out) {
+  return [&out](const Json& v, const std::string& p) {
+    return as_array(v, p, out, [](const Json& e, const std::string& ep, FileSpec& o) {
+      return decode(e, ep, o, Keys::Strict);
+    });
+  };
+}
+
 Status decode(const Json& j, const std::string& path, ProxySettings& out, Keys keys) {
   ObjectReader r(j, path);
   BGCOPY_TRY(r.begin(keys, {"usage", "list", "bypass"}));
@@ -627,25 +636,27 @@ Json to_json(const JobEvent& v) {
   return j;
 }
 
+namespace {
+Json files_json(const std::vector<FileSpec>& files) {
+  Json out = Json::array();
+  for (const auto& f : files) out.push_back(to_json(f));
+  return out;
+}
+}  // namespace
+
 Json to_json(const CreateJobRequest& v) {
   Json j;
   j["display_name"] = v.display_name;
   j["type"] = type_name(v.type);
   if (v.priority) j["priority"] = priority_name(*v.priority);
-  if (!v.files.empty()) {
-    Json files = Json::array();
-    for (const auto& f : v.files) files.push_back(to_json(f));
-    j["files"] = std::move(files);
-  }
+  if (!v.files.empty()) j["files"] = files_json(v.files);
   if (v.resume) j["resume"] = true;
   return j;
 }
 
 Json to_json(const AddFilesRequest& v) {
-  Json files = Json::array();
-  for (const auto& f : v.files) files.push_back(to_json(f));
   Json j;
-  j["files"] = std::move(files);
+  j["files"] = files_json(v.files);
   return j;
 }
 
@@ -741,11 +752,7 @@ Status from_json(const Json& j, CreateJobRequest& out) {
   BGCOPY_TRY(r.optional("display_name", str(out.display_name, kMaxDisplayNameBytes)));
   BGCOPY_TRY(r.optional("type", enumeration(out.type, &parse_type, "job type")));
   BGCOPY_TRY(r.optional_into("priority", out.priority, conv_priority));
-  BGCOPY_TRY(r.optional("files", [&](const Json& v, const std::string& p) {
-    return as_array(v, p, out.files, [](const Json& e, const std::string& ep, FileSpec& o) {
-      return decode(e, ep, o, Keys::Strict);
-    });
-  }));
+  BGCOPY_TRY(r.optional("files", file_specs(out.files)));
   BGCOPY_TRY(r.optional("resume", boolean(out.resume)));
   if (out.resume && out.files.empty()) {
     return Error::make(hr::EInvalidArg, "\"resume\": true needs \"files\" in the same request");
@@ -757,11 +764,7 @@ Status from_json(const Json& j, AddFilesRequest& out) {
   const std::string path;
   ObjectReader r(j, path);
   BGCOPY_TRY(r.begin(Keys::Strict, {"files"}));
-  return r.required("files", [&](const Json& v, const std::string& p) {
-    return as_array(v, p, out.files, [](const Json& e, const std::string& ep, FileSpec& o) {
-      return decode(e, ep, o, Keys::Strict);
-    });
-  });
+  return r.required("files", file_specs(out.files));
 }
 
 Status from_json(const Json& j, Health& out) {
