@@ -15,6 +15,7 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -252,17 +253,62 @@ bool already_finalized(int dir_fd, const engine::FileRecord& file, const std::st
 
 }  // namespace
 
-LocalStaging::LocalStaging() {
+LocalStaging::LocalStaging() : final_mode_(delivered_mode()) {}
+
+namespace {
+
+// umask(2) can only be read by setting it, which would change it for every thread for a
+// moment; /proc/self/status (Linux 4.7+) reads it without that.
+mode_t read_umask() {
+  if (std::FILE* f = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    unsigned mask = 0;
+    bool found = false;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::sscanf(line, "Umask: %o", &mask) == 1) {
+        found = true;
+        break;
+      }
+    }
+    std::fclose(f);
+    if (found) {
+      return static_cast<mode_t>(mask & 0777);
+    }
+  }
   const mode_t mask = ::umask(0);
   ::umask(mask);
-  final_mode_ = static_cast<mode_t>(0666 & ~mask);
+  return mask;
+}
+
+}  // namespace
+
+mode_t delivered_mode() {
+  static const mode_t mode = static_cast<mode_t>(0666 & ~read_umask());
+  return mode;
+}
+
+Status seal_staging(int fd, std::optional<std::int64_t> remote_mtime) {
+  if (fchmod(fd, delivered_mode()) != 0) {
+    return Error::from_errno(errno, "cannot set the mode of a finished staging file");
+  }
+  if (remote_mtime) {
+    std::array<timespec, 2> times{};
+    times[0].tv_nsec = UTIME_NOW;
+    times[1].tv_sec = static_cast<time_t>(*remote_mtime);
+    if (futimens(fd, times.data()) != 0) {
+      return Error::from_errno(errno, "cannot set the modification time of a staging file");
+    }
+  }
+  return {};
 }
 
 // One file of a finalize batch, prepared for its rename: metadata set, not yet synced.
 struct LocalStaging::Prepared {
   const engine::FileRecord* file = nullptr;
   int dir_fd = -1;  // borrowed from the batch's directory cache
-  UniqueFd fd;      // the staging file; invalid when an earlier finalize renamed it already
+  // The staging file, to sync before the rename; invalid when an earlier finalize renamed it
+  // already, or when it was sealed and has nothing left to make durable.
+  UniqueFd fd;
   bool already = false;
 };
 
@@ -306,6 +352,17 @@ Result<LocalStaging::Prepared> LocalStaging::prepare_final(
   }
   if (!S_ISREG(st.st_mode)) {
     return invalid("staging file is not a regular file: " + shown);
+  }
+  // Sealed when it finished (seal_staging, then fsync): time, mode and owner are already
+  // right and durable, as the data is for every file recorded transferred. Nothing to change,
+  // so nothing to sync again.
+  const bool time_right =
+      !file.remote_mtime ||
+      (st.st_mtim.tv_sec == static_cast<time_t>(*file.remote_mtime) && st.st_mtim.tv_nsec == 0);
+  const bool owner_right = !acting_for_other_user(owner) || st.st_uid == owner;
+  if (time_right && owner_right && (st.st_mode & 07777) == final_mode_) {
+    out.fd.reset();
+    return out;
   }
   // Time and owner first, so the fsync makes them durable together with the data.
   if (file.remote_mtime) {

@@ -56,7 +56,7 @@ class LocalStaging final : public engine::StagingPort {
   Result<Prepared> prepare_final(uid_t owner, const engine::FileRecord& file,
                                  std::map<std::string, UniqueFd>& dirs) const;
 
-  mode_t final_mode_ = 0644;
+  mode_t final_mode_ = 0644;  // delivered_mode(), read at construction
 };
 
 /// Opens the parent directory of local_path (following symlinks in the path, as any program
@@ -74,5 +74,16 @@ Result<UniqueFd> open_staging_for_write(const engine::FileRecord& file, uid_t ow
 
 /// Opens the existing staging file read-only (O_NOFOLLOW, as the owner), e.g. to hash it.
 Result<UniqueFd> open_staging_for_read(const engine::FileRecord& file, uid_t owner);
+
+/// The mode of a delivered file: 0666 less the service's umask, as any program of the owner
+/// would create it. Read once (from /proc, so no thread ever sees a changed umask).
+mode_t delivered_mode();
+
+/// Gives a finished staging file what complete would give it: the delivered mode and, when
+/// known, the remote modification time. The caller then syncs the file with fsync (the
+/// metadata must become durable with the data), and complete finds nothing left to change or
+/// sync in it: a job of many small files then pays no second flush per file. Staging files
+/// stay 0600 until every byte is in.
+Status seal_staging(int fd, std::optional<std::int64_t> remote_mtime);
 
 }  // namespace bgcopy::fs

@@ -410,7 +410,9 @@ void CurlTransfer::Loop::run_syncer() {
       post(std::move(flush));
       continue;
     }
-    const int err = datasync_errno(task.sync.fd.get());
+    // A finished file was sealed (mode, mtime): fsync makes that durable with its data.
+    const int err =
+        task.final_sync ? fsync_errno(task.sync.fd.get()) : datasync_errno(task.sync.fd.get());
     task.sync.fd.reset();
     Command done;
     done.kind = Command::Kind::SyncDone;

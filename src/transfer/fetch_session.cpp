@@ -58,6 +58,15 @@ int datasync_errno(int fd) {
   return 0;
 }
 
+int fsync_errno(int fd) {
+  while (fsync(fd) != 0) {
+    if (errno != EINTR) {
+      return errno;
+    }
+  }
+  return 0;
+}
+
 std::string RequestSpec::range_header_value() const {
   if (!ranged) {
     return {};
@@ -763,6 +772,11 @@ void FetchSession::finish_fetching() {
 }
 
 void FetchSession::finish_unsynced() {
+  // Mode and time now, so that the final sync (an fsync) makes them durable with the data and
+  // complete has nothing left to sync. If this fails, complete sets them (and syncs) itself.
+  if (auto sealed = fs::seal_staging(fd_.get(), remote_mtime_); !sealed) {
+    log::debug(shown_path_ + ": " + sealed.error().message);
+  }
   auto done = make_event(Kind::FileDone);
   done.durable = false;
   phase_ = Phase::Finished;
@@ -774,7 +788,7 @@ void FetchSession::finish_unsynced() {
     return;
   }
   // The syncer cannot take it (full, or stopping): flush here, as before.
-  const int err = datasync_errno(fd.get());
+  const int err = fsync_errno(fd.get());
   fd.reset();
   auto synced = make_event(Kind::Synced);
   synced.bytes_transferred = bytes;

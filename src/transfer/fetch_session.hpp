@@ -90,6 +90,8 @@ struct ResponseHead {
 
 /// fdatasync(fd), retried on EINTR: 0, or the errno it failed with.
 int datasync_errno(int fd);
+/// fsync(fd), likewise: for a finished file, whose sealed metadata must be durable too.
+int fsync_errno(int fd);
 
 /// A checkpoint sync to run elsewhere: fdatasync(fd), then report (generation, bytes, errno)
 /// back through FetchSession::on_sync_done on the session's thread.

@@ -171,6 +171,69 @@ TEST_F(LocalStagingTest, FinalizeRenamesSetsMtimeAndLeavesNoStagingFile) {
   EXPECT_FALSE(staging_.staging_size(f).has_value());
 }
 
+mode_t current_umask() {
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return mask;
+}
+
+struct stat stat_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st;
+}
+
+TEST_F(LocalStagingTest, DeliveredModeIsWhatAProgramOfTheOwnerWouldCreate) {
+  EXPECT_EQ(delivered_mode(), static_cast<mode_t>(0666 & ~current_umask()));
+}
+
+TEST_F(LocalStagingTest, SealGivesAFinishedStagingFileTheDeliveredModeAndTheRemoteTime) {
+  auto f = record_in(dir_, "file.bin");
+  auto fd = open_staging_for_write(f, geteuid());
+  ASSERT_TRUE(fd.ok()) << fd.error().message;
+  ASSERT_EQ(stat_of(staging_of(f)).st_mode & 07777, 0600U) << "private while incomplete";
+  ASSERT_TRUE(seal_staging(fd->get(), 1'000'000'000).ok());
+  const auto st = stat_of(staging_of(f));
+  EXPECT_EQ(st.st_mode & 07777, delivered_mode());
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'000'000'000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 0);
+}
+
+TEST_F(LocalStagingTest, FinalizeOfASealedFilePlacesItWithItsMetadata) {
+  auto f = record_in(dir_, "file.bin");
+  {
+    auto fd = open_staging_for_write(f, geteuid());
+    ASSERT_TRUE(fd.ok()) << fd.error().message;
+    ASSERT_EQ(::write(fd->get(), "payload", 7), 7);
+    ASSERT_TRUE(seal_staging(fd->get(), 1'000'000'000).ok());
+  }
+  f.remote_mtime = 1'000'000'000;
+  ASSERT_TRUE(staging_.finalize(geteuid(), f).ok());
+  EXPECT_EQ(read_file(f.spec.local_path), "payload");
+  const auto st = stat_of(f.spec.local_path);
+  EXPECT_EQ(st.st_mode & 07777, delivered_mode());
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'000'000'000);
+  EXPECT_NE(access(staging_of(f).c_str(), F_OK), 0);
+}
+
+TEST_F(LocalStagingTest, FinalizeStillSetsWhatASealLeftDifferent) {
+  // Sealed with another time (or never sealed: mode 0600): finalize sets what the record says.
+  auto sealed = record_in(dir_, "sealed.bin");
+  auto unsealed = record_in(dir_, "unsealed.bin");
+  {
+    auto fd = open_staging_for_write(sealed, geteuid());
+    ASSERT_TRUE(fd.ok()) << fd.error().message;
+    ASSERT_TRUE(seal_staging(fd->get(), 900'000'000).ok());
+    ASSERT_TRUE(open_staging_for_write(unsealed, geteuid()).ok());
+  }
+  sealed.remote_mtime = 1'000'000'000;
+  const engine::FileRecord* batch[] = {&sealed, &unsealed};
+  const auto done = staging_.finalize_all(geteuid(), batch);
+  ASSERT_TRUE(done.status.ok()) << done.status.error().message;
+  EXPECT_EQ(stat_of(sealed.spec.local_path).st_mtim.tv_sec, 1'000'000'000);
+  EXPECT_EQ(stat_of(unsealed.spec.local_path).st_mode & 07777, delivered_mode());
+}
+
 TEST_F(LocalStagingTest, FinalizeAllPlacesEveryFileAcrossChunksAndDirectories) {
   // More than one chunk (128) and two directories, in an interleaved order.
   ASSERT_EQ(mkdir((dir_ / "sub").c_str(), 0755), 0);

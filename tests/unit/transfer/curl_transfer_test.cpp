@@ -2,6 +2,7 @@
 // staging files, events collected from the transfer thread.
 #include "transfer/curl_transfer.hpp"
 
+#include "fs/local_staging.hpp"
 #include "test_util.hpp"
 #include "transfer/local_source.hpp"
 #include "transfer/sha256.hpp"
@@ -13,6 +14,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <memory>
 
@@ -129,6 +131,28 @@ TEST_F(CurlTransferTest, FileDoneComesBeforeItsSyncAndExactlyOneSyncedFollows) {
   EXPECT_EQ(synced.bytes_transferred, content.size());
   EXPECT_EQ(synced.file_index, r.file_index);
   EXPECT_EQ(read_file(staging_file(r)), content);
+}
+
+TEST_F(CurlTransferTest, AFinishedFileIsSealedBeforeItsFinalSync) {
+  // Mode and time are set before the final sync (an fsync), so that complete has nothing left
+  // to change or flush; until the last byte the staging file stays private.
+  const auto content = pattern(50'000);
+  auto r = request(source("src.bin", content));
+  ASSERT_EQ(::utime((dir_ / "src.bin").c_str(), nullptr), 0);
+  const auto done = run(r);
+  ASSERT_EQ(done.kind, Kind::FileDone);
+  ASSERT_TRUE(done.remote_mtime.has_value());
+  ASSERT_TRUE(log_.wait_for([&](const auto& evs) {
+    for (const auto& e : for_transfer(evs, r.transfer_id)) {
+      if (e.kind == Kind::Synced) return true;
+    }
+    return false;
+  })) << "no Synced after FileDone";
+  struct stat st {};
+  ASSERT_EQ(::stat(staging_file(r).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, fs::delivered_mode());
+  EXPECT_EQ(st.st_mtim.tv_sec, *done.remote_mtime);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 0);
 }
 
 TEST_F(CurlTransferTest, FlushFinalSyncsReturnsAfterEverySyncedIsOut) {
