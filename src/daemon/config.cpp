@@ -144,6 +144,7 @@ const std::vector<Setting>& settings() {
     s.push_back(integer("transfer.checkpoint_ms", &E::checkpoint_ms, 10, 3'600'000));
     s.push_back(integer("transfer.stall_timeout", &E::stall_timeout_s, 1, 86400));
     s.push_back(integer("transfer.connect_timeout", &E::connect_timeout_s, 1, 3600));
+    s.push_back(integer("transfer.files_ahead", &E::files_ahead, 0, 64));
     s.push_back(tuning("transfer.connections_per_file", &TransferTuning::connections_per_file, 1,
                        16, false));
     s.push_back(tuning("transfer.segment_min_size", &TransferTuning::segment_min_size, 64 * 1024,

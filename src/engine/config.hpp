@@ -22,6 +22,11 @@ struct EngineConfig {
   std::uint32_t checkpoint_ms = 1000;          // ... or every second, whichever first
   std::uint32_t stall_timeout_s = 60;          // no byte for this long: transient timeout
   std::uint32_t connect_timeout_s = 30;
+  // A FOREGROUND job without a rate cap lets the transfer fetch up to this many of its next
+  // files while the current one runs (0 = one file at a time); the transfer takes only files of
+  // at most one checkpoint. Background jobs never do: a background service does not open
+  // several connections to someone else's server unasked.
+  std::uint32_t files_ahead = 8;
 };
 
 }  // namespace bgcopy::engine

@@ -78,6 +78,15 @@ void Engine::start_transfer(Live& job) {
   req.checkpoint_ms = config_.checkpoint_ms;
   req.stall_timeout_s = config_.stall_timeout_s;
   req.connect_timeout_s = config_.connect_timeout_s;
+  if (r.settings.priority == JobPriority::Foreground && req.max_recv_bps == 0) {
+    for (std::uint32_t i = idx + 1; i < r.files.size() && req.ahead.size() < config_.files_ahead;
+         ++i) {
+      if (r.files[i].transferred) continue;
+      AheadFile next{i, r.files[i], job.durable[i]};
+      next.file.bytes_transferred = job.durable[i];
+      req.ahead.push_back(std::move(next));
+    }
+  }
   job.transfer_id = req.transfer_id;
   reindex(job);
   transfer_.start(req);

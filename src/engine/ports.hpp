@@ -27,6 +27,14 @@ class JobStore {
   virtual Status remove(const JobId& id) = 0;
 };
 
+/// A later file of the same job that the transfer may fetch before its turn (see
+/// TransferRequest::ahead).
+struct AheadFile {
+  std::uint32_t file_index = 0;
+  FileRecord file;
+  std::uint64_t resume_from = 0;
+};
+
 /// One file transfer to run: fetch spec.remote_url into the staging file, starting at
 /// resume_from bytes of the staging file (validated with the validators if resume_from > 0).
 struct TransferRequest {
@@ -43,6 +51,12 @@ struct TransferRequest {
   std::uint32_t checkpoint_ms = 1000;
   std::uint32_t stall_timeout_s = 60;
   std::uint32_t connect_timeout_s = 30;
+  // The job's next files not yet transferred, in order (only for an unthrottled FOREGROUND
+  // job): the transfer may fetch them into their staging files meanwhile, with these same
+  // settings, but reports nothing about them until start() asks for one of them, and then
+  // exactly as if it had been fetched just then (events in order, a failure fetched afresh).
+  // A transfer that ignores the list is correct too, only slower for many small files.
+  std::vector<AheadFile> ahead;
 };
 
 /// What a running transfer reports. Delivered to Engine::on_transfer_event on the engine thread.
@@ -79,8 +93,10 @@ class TransferPort {
   /// Starts one file transfer. At most one per job at a time.
   virtual void start(const TransferRequest& request) = 0;
   /// Stops the job's transfer, if any, and returns after its staging file is synced and closed
-  /// and no further event for it will be delivered. Returns the durable byte count of the
-  /// staging file that was being written, or nullopt if nothing was running.
+  /// and no further event for it will be delivered; files fetched ahead are dropped too (their
+  /// staging files may hold bytes nobody recorded: the next start of such a file, load() and
+  /// cancel deal with that). Returns the durable byte count of the staging file that was being
+  /// written, or nullopt if nothing was running.
   virtual std::optional<std::uint64_t> stop(const JobId& job) = 0;
   /// Changes the receive-rate cap of a running transfer (0 = unlimited).
   virtual void set_rate_limit(const JobId& job, std::uint64_t max_recv_bps) = 0;

@@ -5,6 +5,7 @@
 #include "base/unique_fd.hpp"
 #include "fs/access.hpp"
 #include "fs/credentials.hpp"
+#include "transfer/ahead.hpp"
 #include "transfer/curl_handles.hpp"
 #include "transfer/error_map.hpp"
 #include "transfer/fetch_session.hpp"
@@ -23,9 +24,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -69,10 +73,16 @@ struct LocalLeg {
 };
 
 struct ActiveTransfer {
-  ActiveTransfer(const engine::TransferRequest& r, FetchSession::Emit emit)
-      : session(r, std::move(emit)) {}
+  // Where the session's events go: to the engine, or held while the file is fetched ahead.
+  using Route = std::function<void(ActiveTransfer&, engine::TransferEvent)>;
+  ActiveTransfer(const engine::TransferRequest& r, Route to)
+      : session(
+            r, [this, to = std::move(to)](engine::TransferEvent ev) { to(*this, std::move(ev)); }) {
+  }
   FetchSession session;
-  std::uint64_t serial = 0;  // tells this run of the job from a later one (sync completions)
+  std::uint64_t serial = 0;       // tells this run of the job from a later one (sync completions)
+  std::uint64_t transfer_id = 0;  // the engine's id; 0 while fetched ahead (not asked for yet)
+  bool ahead = false;
   bool local = false;
   std::string local_path;
   RateLimiter limiter;  // one per file: the cap holds for all its connections together
@@ -236,9 +246,24 @@ class CurlTransfer::Loop {
  private:
   // Which finished file a final sync belongs to: its session is gone when the sync ends.
   struct FinalSync {
-    std::uint64_t transfer_id = 0;
+    std::uint64_t transfer_id = 0;  // 0: a file fetched ahead when its sync was submitted
     std::uint32_t file_index = 0;
     std::string path;  // the file's local path, for the message
+    std::uint64_t serial = 0;
+  };
+
+  // A later file of a job, fetched before its turn (ahead.hpp).
+  struct Ahead {
+    std::unique_ptr<ActiveTransfer> t;
+    engine::AheadFile listed;
+    HeldEvents held;
+    bool gave_up = false;  // failed or too large: ended at the next sweep
+  };
+  struct AheadWindow {
+    engine::TransferRequest settings;  // the start() that listed the files (its ahead empty)
+    std::map<std::uint32_t, Ahead> files;
+    std::set<std::uint32_t> gave_up;  // not fetched ahead again: they wait for their turn
+    bool drop = false;                // the job's current file failed: end them all
   };
 
   struct Command {
@@ -279,7 +304,21 @@ class CurlTransfer::Loop {
   void on_sync_done(const Command& c);
   void run();
   bool process_commands();
-  void begin(const engine::TransferRequest& request);
+  void route(ActiveTransfer& t, engine::TransferEvent ev);
+  void arm(ActiveTransfer& t);
+  void begin(engine::TransferRequest request);
+  void start_fresh(const engine::TransferRequest& request);
+  bool adopt(const engine::TransferRequest& request);
+  void fill_window(const engine::TransferRequest& request, std::vector<engine::AheadFile> listed);
+  void start_ahead(AheadWindow& w, const engine::TransferRequest& base, engine::AheadFile file);
+  Ahead* find_ahead(const JobId& job, std::uint32_t index, std::uint64_t serial);
+  ActiveTransfer* find_serial(const JobId& job, std::uint64_t serial);
+  void give_up(const JobId& job, Ahead& a);
+  void end_window(AheadWindow& w);
+  void drop_window(const JobId& job);
+  void sweep_ahead();
+  void on_ahead_synced(const Command& c);
+  void emit_synced(const Command& c, std::uint64_t transfer_id);
   std::uint64_t end_silently(ActiveTransfer& t);
   void drive(ActiveTransfer& t);
   void start_http(ActiveTransfer& t, const RequestSpec& spec);
@@ -302,6 +341,10 @@ class CurlTransfer::Loop {
   std::deque<Command> queue_;  // guarded by mu_
   // Owned by the transfer thread.
   std::unordered_map<JobId, std::unique_ptr<ActiveTransfer>> transfers_;
+  std::unordered_map<JobId, AheadWindow> ahead_;
+  // Files adopted while their final sync was still running: serial -> the adopting transfer id,
+  // under which their Synced goes out.
+  std::unordered_map<std::uint64_t, std::uint64_t> adopted_syncs_;
   std::vector<char> buf_;
   std::uint64_t next_serial_ = 0;
   // The syncer: fdatasyncs checkpoint descriptors off the transfer thread, one at a time, and
@@ -435,31 +478,54 @@ void CurlTransfer::Loop::emit(engine::TransferEvent ev) {
   }
 }
 
-void CurlTransfer::Loop::on_sync_done(const Command& c) {
-  if (c.final_sync) {
-    // Its session is gone (the file finished); the engine matches the event by file and id.
-    engine::TransferEvent ev;
-    ev.job = c.job;
-    ev.transfer_id = c.final_sync->transfer_id;
-    ev.file_index = c.final_sync->file_index;
-    ev.kind = engine::TransferEvent::Kind::Synced;
-    ev.bytes_transferred = c.bytes;
-    ev.durable = c.err == 0;
-    if (c.err != 0) {
-      Error e = Error::from_errno(c.err, "cannot sync the staging file of " + c.final_sync->path);
-      e.context = ErrorContext::LocalFile;
-      ev.error = std::move(e);
-    }
-    emit(std::move(ev));
+void CurlTransfer::Loop::emit_synced(const Command& c, std::uint64_t transfer_id) {
+  // Its session is gone (the file finished); the engine matches the event by file and id.
+  engine::TransferEvent ev;
+  ev.job = c.job;
+  ev.transfer_id = transfer_id;
+  ev.file_index = c.final_sync->file_index;
+  ev.kind = engine::TransferEvent::Kind::Synced;
+  ev.bytes_transferred = c.bytes;
+  ev.durable = c.err == 0;
+  if (c.err != 0) {
+    Error e = Error::from_errno(c.err, "cannot sync the staging file of " + c.final_sync->path);
+    e.context = ErrorContext::LocalFile;
+    ev.error = std::move(e);
+  }
+  emit(std::move(ev));
+}
+
+void CurlTransfer::Loop::on_ahead_synced(const Command& c) {
+  if (auto adopted = adopted_syncs_.find(c.final_sync->serial); adopted != adopted_syncs_.end()) {
+    const std::uint64_t id = adopted->second;
+    adopted_syncs_.erase(adopted);
+    emit_synced(c, id);
     return;
   }
-  const auto it = transfers_.find(c.job);
-  if (it == transfers_.end() || it->second->serial != c.serial) {
+  Ahead* a = find_ahead(c.job, c.final_sync->file_index, c.final_sync->serial);
+  if (a == nullptr) {
+    return;  // dropped before anyone asked for it: the engine never heard of this file's bytes
+  }
+  if (!a->held.synced(c.err)) {
+    give_up(c.job, *a);
+  }
+}
+
+void CurlTransfer::Loop::on_sync_done(const Command& c) {
+  if (c.final_sync) {
+    if (c.final_sync->transfer_id == 0) {
+      on_ahead_synced(c);
+    } else {
+      emit_synced(c, c.final_sync->transfer_id);
+    }
+    return;
+  }
+  ActiveTransfer* t = find_serial(c.job, c.serial);
+  if (t == nullptr) {
     return;  // stopped (or restarted by start()) since: its final sync already covered this
   }
-  auto& t = *it->second;
-  if (!t.session.on_sync_done(c.generation, c.bytes, c.err)) {
-    drop_legs(t);
+  if (!t->session.on_sync_done(c.generation, c.bytes, c.err)) {
+    drop_legs(*t);
   }
 }
 
@@ -513,6 +579,13 @@ void CurlTransfer::Loop::run() {
     for (auto& entry : transfers_) {
       service(*entry.second, now);
     }
+    for (auto& [job, w] : ahead_) {
+      for (auto& [index, a] : w.files) {
+        if (a.t && !a.gave_up && !a.t->session.finished()) {
+          service(*a.t, now);
+        }
+      }
+    }
     for (auto it = transfers_.begin(); it != transfers_.end();) {
       if (it->second->session.finished()) {
         drop_legs(*it->second);
@@ -521,12 +594,17 @@ void CurlTransfer::Loop::run() {
         ++it;
       }
     }
+    sweep_ahead();
     curl_multi_poll(multi_.get(), nullptr, 0, poll_timeout_ms(mono_now()), nullptr);
   }
   for (auto& entry : transfers_) {
     end_silently(*entry.second);
   }
   transfers_.clear();
+  for (auto& [job, w] : ahead_) {
+    end_window(w);
+  }
+  ahead_.clear();
 }
 
 bool CurlTransfer::Loop::process_commands() {
@@ -540,7 +618,7 @@ bool CurlTransfer::Loop::process_commands() {
     switch (c.kind) {
       case Command::Kind::Start:
         if (keep_running) {
-          begin(c.request);
+          begin(std::move(c.request));
         }
         break;
       case Command::Kind::Stop: {
@@ -549,10 +627,14 @@ bool CurlTransfer::Loop::process_commands() {
           durable = end_silently(*it->second);
           transfers_.erase(it);
         }
+        drop_window(c.job);
         c.reply.set_value(durable);
         break;
       }
       case Command::Kind::SetRate:
+        if (c.bps != 0) {
+          drop_window(c.job);  // files are fetched ahead only without a cap
+        }
         if (auto it = transfers_.find(c.job); it != transfers_.end()) {
           auto& t = *it->second;
           t.session.set_max_recv_bps(c.bps);
@@ -596,22 +678,63 @@ bool CurlTransfer::Loop::process_commands() {
   return keep_running;
 }
 
-void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
+void CurlTransfer::Loop::route(ActiveTransfer& t, engine::TransferEvent ev) {
+  if (!t.ahead) {
+    if (ev.kind == engine::TransferEvent::Kind::Failed) {
+      // The engine asks for no later file before this one succeeds: end those fetched ahead.
+      if (auto w = ahead_.find(ev.job); w != ahead_.end()) {
+        w->second.drop = true;  // at the sweep: we may be inside another transfer's callback
+      }
+    }
+    emit(std::move(ev));
+    return;
+  }
+  // Nobody records a file fetched ahead, so a crash loses it whole: only files of at most one
+  // checkpoint interval (what a crash may cost any file) qualify, and none that would be
+  // segmented.
+  const std::uint64_t limit =
+      std::min(options_.segment_min_size, t.session.request().checkpoint_bytes);
+  const JobId job = ev.job;
+  Ahead* a = find_ahead(job, ev.file_index, t.serial);
+  if (a != nullptr && a->held.hold(std::move(ev), limit) == HeldEvents::Verdict::GiveUp) {
+    give_up(job, *a);
+  }
+}
+
+void CurlTransfer::Loop::arm(ActiveTransfer& t) {
+  const auto& r = t.session.request();
+  t.session.set_async_sync([this, job = r.job, serial = t.serial](SyncJob& sync) {
+    return submit_sync(job, serial, sync);
+  });
+  // The transfer id is read when the sync is submitted: a file fetched ahead may have been
+  // adopted by then.
+  t.session.set_final_sync([this, tp = &t, job = r.job, index = r.file_index,
+                            path = r.file.spec.local_path](UniqueFd& fd, std::uint64_t bytes) {
+    return submit_final_sync(job, FinalSync{tp->transfer_id, index, path, tp->serial}, fd, bytes);
+  });
+  t.limiter.set_rate(r.max_recv_bps, mono_now());
+}
+
+void CurlTransfer::Loop::begin(engine::TransferRequest request) {
+  std::vector<engine::AheadFile> listed = std::move(request.ahead);
+  request.ahead.clear();
   if (auto it = transfers_.find(request.job); it != transfers_.end()) {
     end_silently(*it->second);
     transfers_.erase(it);
   }
+  if (!adopt(request)) {
+    start_fresh(request);
+  }
+  fill_window(request, std::move(listed));
+}
+
+void CurlTransfer::Loop::start_fresh(const engine::TransferRequest& request) {
   auto t = std::make_unique<ActiveTransfer>(
-      request, [this](engine::TransferEvent ev) { emit(std::move(ev)); });
+      request,
+      [this](ActiveTransfer& from, engine::TransferEvent ev) { route(from, std::move(ev)); });
   t->serial = ++next_serial_;
-  t->session.set_async_sync([this, job = request.job, serial = t->serial](SyncJob& sync) {
-    return submit_sync(job, serial, sync);
-  });
-  t->session.set_final_sync(
-      [this, job = request.job,
-       which = FinalSync{request.transfer_id, request.file_index, request.file.spec.local_path}](
-          UniqueFd& fd, std::uint64_t bytes) { return submit_final_sync(job, which, fd, bytes); });
-  t->limiter.set_rate(request.max_recv_bps, mono_now());
+  t->transfer_id = request.transfer_id;
+  arm(*t);
   const auto& url = request.file.spec.remote_url;
   t->local = is_file_url(url);
   if (t->local) {
@@ -632,6 +755,192 @@ void CurlTransfer::Loop::begin(const engine::TransferRequest& request) {
   auto& ref = *t;
   transfers_.emplace(request.job, std::move(t));
   drive(ref);
+}
+
+// Takes over the file if it was fetched ahead for exactly this request: what it held goes out
+// now under the request's id, and the fetch (if not finished) carries on as the job's transfer.
+// Anything else fetched ahead for this file is ended first: one writer per staging file.
+bool CurlTransfer::Loop::adopt(const engine::TransferRequest& request) {
+  auto w = ahead_.find(request.job);
+  if (w == ahead_.end()) {
+    return false;
+  }
+  if (w->second.drop || !same_settings(w->second.settings, request)) {
+    drop_window(request.job);
+    return false;
+  }
+  auto it = w->second.files.find(request.file_index);
+  if (it == w->second.files.end()) {
+    return false;
+  }
+  Ahead& a = it->second;
+  if (a.gave_up || !a.t || !same_file(a.listed, request)) {
+    if (a.t) {
+      end_silently(*a.t);
+    }
+    w->second.files.erase(it);
+    return false;
+  }
+  std::unique_ptr<ActiveTransfer> t = std::move(a.t);
+  const bool sync_pending = a.held.sync_pending();
+  auto events = a.held.release(request.transfer_id);
+  w->second.files.erase(it);
+  t->ahead = false;
+  t->transfer_id = request.transfer_id;
+  t->session.set_transfer_id(request.transfer_id);
+  if (sync_pending) {
+    adopted_syncs_[t->serial] = request.transfer_id;
+  }
+  for (auto& ev : events) {
+    emit(std::move(ev));
+  }
+  if (t->session.finished()) {
+    drop_legs(*t);
+  } else {
+    transfers_.emplace(request.job, std::move(t));
+  }
+  return true;
+}
+
+// Makes the job's files fetched ahead match what the engine listed with this start: files no
+// longer listed (or listed differently) are ended, new ones started. http(s) only: file://
+// sources are local reads with no round trip to hide.
+void CurlTransfer::Loop::fill_window(const engine::TransferRequest& request,
+                                     std::vector<engine::AheadFile> listed) {
+  if (listed.empty()) {
+    drop_window(request.job);
+    return;
+  }
+  AheadWindow& w = ahead_[request.job];
+  if (w.drop || (!w.files.empty() && !same_settings(w.settings, request))) {
+    end_window(w);
+    w.files.clear();
+    w.gave_up.clear();
+    w.drop = false;
+  }
+  w.settings = request;
+  for (auto it = w.files.begin(); it != w.files.end();) {
+    const auto l = std::find_if(listed.begin(), listed.end(), [&](const engine::AheadFile& f) {
+      return f.file_index == it->first;
+    });
+    if (l == listed.end() || !same_file(it->second.listed, *l)) {
+      if (it->second.t) {
+        end_silently(*it->second.t);
+      }
+      it = w.files.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(w.gave_up, [&](std::uint32_t index) { return index <= request.file_index; });
+  for (auto& file : listed) {
+    if (w.files.contains(file.file_index) || w.gave_up.contains(file.file_index) ||
+        is_file_url(file.file.spec.remote_url)) {
+      continue;
+    }
+    start_ahead(w, request, std::move(file));
+  }
+  if (w.files.empty() && w.gave_up.empty()) {
+    ahead_.erase(request.job);
+  }
+}
+
+void CurlTransfer::Loop::start_ahead(AheadWindow& w, const engine::TransferRequest& base,
+                                     engine::AheadFile file) {
+  engine::TransferRequest r = base;  // base.ahead is empty
+  r.transfer_id = 0;
+  r.file_index = file.file_index;
+  r.file = file.file;
+  r.resume_from = file.resume_from;
+  auto t = std::make_unique<ActiveTransfer>(
+      r, [this](ActiveTransfer& from, engine::TransferEvent ev) { route(from, std::move(ev)); });
+  t->serial = ++next_serial_;
+  t->ahead = true;
+  arm(*t);
+  // Never segmented: files that would be are given up (route()).
+  Ahead& a = w.files[file.file_index];
+  a.listed = std::move(file);
+  a.t = std::move(t);
+  ActiveTransfer& ref = *a.t;
+  if (!ref.session.open()) {
+    return;  // its Failed was held: given up, ended at the sweep
+  }
+  drive(ref);
+}
+
+CurlTransfer::Loop::Ahead* CurlTransfer::Loop::find_ahead(const JobId& job, std::uint32_t index,
+                                                          std::uint64_t serial) {
+  const auto w = ahead_.find(job);
+  if (w == ahead_.end()) {
+    return nullptr;
+  }
+  const auto it = w->second.files.find(index);
+  if (it == w->second.files.end() || !it->second.t || it->second.t->serial != serial) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+ActiveTransfer* CurlTransfer::Loop::find_serial(const JobId& job, std::uint64_t serial) {
+  if (const auto it = transfers_.find(job);
+      it != transfers_.end() && it->second->serial == serial) {
+    return it->second.get();
+  }
+  if (const auto w = ahead_.find(job); w != ahead_.end()) {
+    for (auto& [index, a] : w->second.files) {
+      if (a.t && a.t->serial == serial) {
+        return a.t.get();
+      }
+    }
+  }
+  return nullptr;
+}
+
+void CurlTransfer::Loop::give_up(const JobId& job, Ahead& a) {
+  a.gave_up = true;
+  if (const auto w = ahead_.find(job); w != ahead_.end()) {
+    w->second.gave_up.insert(a.listed.file_index);
+  }
+}
+
+void CurlTransfer::Loop::end_window(AheadWindow& w) {
+  for (auto& [index, a] : w.files) {
+    if (a.t) {
+      end_silently(*a.t);
+    }
+  }
+}
+
+void CurlTransfer::Loop::drop_window(const JobId& job) {
+  if (const auto w = ahead_.find(job); w != ahead_.end()) {
+    end_window(w->second);
+    ahead_.erase(w);
+  }
+}
+
+void CurlTransfer::Loop::sweep_ahead() {
+  for (auto w = ahead_.begin(); w != ahead_.end();) {
+    if (w->second.drop) {
+      end_window(w->second);
+      w = ahead_.erase(w);
+      continue;
+    }
+    for (auto it = w->second.files.begin(); it != w->second.files.end();) {
+      Ahead& a = it->second;
+      if (a.gave_up) {
+        if (a.t) {
+          end_silently(*a.t);
+        }
+        it = w->second.files.erase(it);
+        continue;
+      }
+      if (a.t && a.t->session.finished()) {
+        drop_legs(*a.t);  // kept, finished, until adopted
+      }
+      ++it;
+    }
+    ++w;
+  }
 }
 
 std::uint64_t CurlTransfer::Loop::end_silently(ActiveTransfer& t) {
@@ -986,8 +1295,7 @@ int CurlTransfer::Loop::poll_timeout_ms(MonoTime now) {
   if (curl_multi_timeout(multi_.get(), &curl_ms) == CURLM_OK && curl_ms >= 0) {
     deadline = std::min(deadline, now + Millis{curl_ms});
   }
-  for (const auto& entry : transfers_) {
-    const auto& t = *entry.second;
+  const auto account = [&](const ActiveTransfer& t) {
     const bool paused =
         std::any_of(t.legs.begin(), t.legs.end(), [](const auto& leg) { return leg->paused; });
     if (t.file || paused) {
@@ -997,6 +1305,16 @@ int CurlTransfer::Loop::poll_timeout_ms(MonoTime now) {
       deadline = now;
     }
     deadline = std::min(deadline, t.session.next_deadline());
+  };
+  for (const auto& entry : transfers_) {
+    account(*entry.second);
+  }
+  for (const auto& [job, w] : ahead_) {
+    for (const auto& [index, a] : w.files) {
+      if (a.t && !a.t->session.finished()) {
+        account(*a.t);
+      }
+    }
   }
   if (deadline <= now) {
     return 0;

@@ -11,6 +11,11 @@
 // flushed), unless 64 syncs are already queued; the other final syncs (stop, Failed, restart,
 // segmented and sha256-checked files) stay on the transfer thread.
 //
+// Files a start() lists as `ahead` (http/https, at most one checkpoint and segment_min_size
+// long) are fetched meanwhile into their staging files; their events are held until a later
+// start() asks for exactly that file, then replayed under its transfer id (ahead.hpp). stop(),
+// a failure of the current file, a rate cap and changed settings drop them.
+//
 // Events go to the callback ON THAT THREAD. The callback must be cheap (post the event to the
 // caller's own queue and return), must not throw, and must not call back into this object.
 //

@@ -184,6 +184,8 @@ class FetchSession {
   std::uint64_t staging_bytes() const { return cursor_; }
   std::uint64_t durable_bytes() const { return durable_; }
   const engine::TransferRequest& request() const { return request_; }
+  /// Events from now on carry `id` (a file fetched ahead, adopted by a start()).
+  void set_transfer_id(std::uint64_t id) { request_.transfer_id = id; }
   std::uint64_t max_recv_bps() const { return request_.max_recv_bps; }
   void set_max_recv_bps(std::uint64_t bps) { request_.max_recv_bps = bps; }
 

@@ -107,6 +107,21 @@ TEST(DaemonConfigTest, SegmentedDownloadKeys) {
   }
 }
 
+TEST(DaemonConfigTest, FilesAheadKey) {
+  auto d = parse_config("", "cfg.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->engine.files_ahead, 8U);
+  auto off = parse_config("[transfer]\nfiles_ahead = 0\n", "cfg.toml");
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_EQ(off->engine.files_ahead, 0U);
+  for (const char* bad : {"[transfer]\nfiles_ahead = 65\n", "[transfer]\nfiles_ahead = -1\n"}) {
+    auto e = parse_config(bad, "cfg.toml");
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_NE(e.error().message.find("transfer.files_ahead"), std::string::npos)
+        << e.error().message;
+  }
+}
+
 TEST(DaemonConfigTest, MissingFileIsFineUnlessRequired) {
   EXPECT_TRUE(load_config("/nonexistent/bgcopyd.toml", false).ok());
   auto c = load_config("/nonexistent/bgcopyd.toml", true);

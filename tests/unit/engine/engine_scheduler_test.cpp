@@ -288,5 +288,75 @@ TEST_F(SchedulerTest, ARetryRejoinsTheQueueBehindWaitingJobs) {
   EXPECT_EQ(state(b), JobState::Connecting);
 }
 
+// ---- files ahead (TransferRequest::ahead) ----
+
+std::vector<std::uint32_t> ahead_indexes(const TransferRequest& r) {
+  std::vector<std::uint32_t> out;
+  for (const auto& a : r.ahead) out.push_back(a.file_index);
+  return out;
+}
+
+TEST_F(SchedulerTest, AForegroundJobListsItsNextFilesAheadInOrder) {
+  config.files_ahead = 2;
+  JobId id = make_job(4);
+  ASSERT_HR(engine().set_settings(kAlice, id, Patch().priority(JobPriority::Foreground)), hr::SOk);
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  TransferRequest first = transfer.last_start(id);
+  EXPECT_EQ(first.file_index, 0U);
+  EXPECT_THAT(ahead_indexes(first), ElementsAre(1U, 2U));
+  EXPECT_EQ(first.ahead[0].file.spec, spec(1));
+  EXPECT_EQ(first.ahead[0].resume_from, 0U);
+  connected(id);
+  file_done(id);
+  EXPECT_THAT(ahead_indexes(transfer.last_start(id)), ElementsAre(2U, 3U));
+  connected(id);
+  file_done(id);
+  EXPECT_THAT(ahead_indexes(transfer.last_start(id)), ElementsAre(3U));
+  connected(id);
+  file_done(id);
+  EXPECT_TRUE(transfer.last_start(id).ahead.empty()) << "the last file has nothing after it";
+}
+
+TEST_F(SchedulerTest, FilesAheadNeverListTheCurrentOrATransferredFile) {
+  config.files_ahead = 8;
+  JobId id = make_job(3);
+  ASSERT_HR(engine().set_settings(kAlice, id, Patch().priority(JobPriority::Foreground)), hr::SOk);
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  connected(id);
+  progress(id, 300, true);
+  // Suspended mid-file: file 0 resumes from its 300 durable bytes and lists 1 and 2.
+  ASSERT_HR(engine().suspend(kAlice, id), hr::SOk);
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  TransferRequest again = transfer.last_start(id);
+  EXPECT_EQ(again.file_index, 0U);
+  EXPECT_EQ(again.resume_from, 300U);
+  EXPECT_THAT(ahead_indexes(again), ElementsAre(1U, 2U));
+  connected(id);
+  file_done_unsynced(id);  // file 0 transferred (its sync pending): never listed again
+  TransferRequest next = transfer.last_start(id);
+  EXPECT_EQ(next.file_index, 1U);
+  EXPECT_THAT(ahead_indexes(next), ElementsAre(2U));
+}
+
+TEST_F(SchedulerTest, BackgroundJobsAndAZeroSettingFetchOneFileAtATime) {
+  config.files_ahead = 8;
+  JobId background = make_job(3);
+  ASSERT_HR(engine().resume(kAlice, background), hr::SOk);  // NORMAL
+  EXPECT_TRUE(transfer.last_start(background).ahead.empty());
+  JobId foreground = make_job(3, kAlice, 10);
+  ASSERT_HR(engine().set_settings(kAlice, foreground, Patch().priority(JobPriority::Foreground)),
+            hr::SOk);
+  ASSERT_HR(engine().resume(kAlice, foreground), hr::SOk);
+  EXPECT_EQ(transfer.last_start(foreground).ahead.size(), 2U);
+}
+
+TEST_F(SchedulerTest, ZeroFilesAheadListsNone) {
+  config.files_ahead = 0;
+  JobId id = make_job(3);
+  ASSERT_HR(engine().set_settings(kAlice, id, Patch().priority(JobPriority::Foreground)), hr::SOk);
+  ASSERT_HR(engine().resume(kAlice, id), hr::SOk);
+  EXPECT_TRUE(transfer.last_start(id).ahead.empty());
+}
+
 }  // namespace
 }  // namespace bgcopy::engine::test
