@@ -113,8 +113,10 @@ OPTIONS
     --type download|upload|upload-reply
         The kind of job (default download).
     --priority foreground|high|normal|low
-        Scheduling priority (default normal). Foreground jobs run at once and ignore the
-        background bandwidth limit; background jobs run by priority, a few at a time.
+        Scheduling priority (default normal). Foreground jobs run at once, ignore the
+        background bandwidth limit and fetch a few of their next small files while the
+        current one runs; background jobs run by priority, a few at a time, each one
+        file at a time.
 )";
 
 constexpr std::string_view kCreateTail = R"(
@@ -410,12 +412,12 @@ SYNOPSIS
                     [URL LOCAL_PATH ...]
 
 DESCRIPTION
-    Creates a job, adds the files (all or none), resumes it and shows its progress on stderr
-    (a progress bar on a terminal, a line per change otherwise). Transient errors are waited
-    out: the service retries. When the job is TRANSFERRED, completes it (the files appear at
-    their LOCAL_PATHs) and prints "Transfer complete." on stdout. When it ends in ERROR, prints
-    the error, cancels the job and exits 1. Relative LOCAL_PATHs are made absolute against
-    the current directory.
+    Creates a job with the files and resumes it, in one request (all or nothing: after an
+    error no job is left), then shows its progress on stderr (a progress bar on a terminal,
+    a line per change otherwise). Transient errors are waited out: the service retries. When
+    the job is TRANSFERRED, completes it (the files appear at their LOCAL_PATHs) and prints
+    "Transfer complete." on stdout. When it ends in ERROR, prints the error, cancels the job
+    and exits 1. Relative LOCAL_PATHs are made absolute against the current directory.
 
     Ctrl-C (SIGINT) or SIGTERM suspends the job rather than losing what was downloaded,
     prints its id and how to go on (`bgcopy resume ID` then `bgcopy wait ID` and

@@ -404,29 +404,26 @@ int cmd_transfer(Context& ctx, const TransferArgs& args) {
   if (!mgr) {
     return ctx.fail("transfer", mgr.status());
   }
-  auto created = mgr->create_job(args.name, JobType::Download, *priority);
-  if (!created) {
-    return ctx.fail("transfer", created.status());
+  // Created, given its files and resumed in one request: a job exists only once it is whole
+  // and running, and any error (a bad URL or path, a limit) leaves no job behind.
+  auto submitted = mgr->submit_job(args.name, files, *priority, /*resume=*/true);
+  if (!submitted) {
+    return ctx.fail("transfer", submitted.status());
   }
-  const Job job = *created;
-  InterruptGuard interrupt;  // from here on, Ctrl-C cleans up instead of leaving a stray job
+  const Job job = *submitted;
+  InterruptGuard interrupt;  // from here on, Ctrl-C suspends or cancels instead of leaving it
   const auto give_up = [&](const Status& why) {
     (void)job.cancel();
     return ctx.fail("transfer", why);
   };
-  if (auto s = job.add_file_set(files); !s) {
-    return give_up(s);
-  }
   Wakeup wakeup;
+  // Subscribed after the start: the loop reads the job's state first, so nothing is missed.
   auto subscription = job.subscribe(wakeup.callback());
   (void)subscription;  // without events the one-second re-read still drives the loop
   if (InterruptGuard::interrupted()) {
     (void)job.cancel();
     io.err << "bgcopy: transfer interrupted before it started; job " << job.id() << " cancelled\n";
     return kExitInterrupted;
-  }
-  if (auto s = job.resume(); !s) {
-    return give_up(s);
   }
 
   const bool tty = io.err_is_tty;
