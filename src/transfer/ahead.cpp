@@ -11,8 +11,8 @@ HeldEvents::Verdict HeldEvents::hold(engine::TransferEvent ev, std::uint64_t max
   if (ev.kind == Kind::Failed) {
     return Verdict::GiveUp;
   }
-  const bool too_large = (ev.bytes_total && *ev.bytes_total > max_bytes) ||
-                         ev.bytes_transferred > max_bytes;
+  const bool too_large =
+      (ev.bytes_total && *ev.bytes_total > max_bytes) || ev.bytes_transferred > max_bytes;
   if (ev.kind == Kind::Progress && !events_.empty() && events_.back().kind == Kind::Progress) {
     events_.back() = std::move(ev);
   } else {
@@ -63,7 +63,8 @@ bool same_file(const engine::AheadFile& a, const engine::AheadFile& b) {
 }
 
 bool same_file(const engine::AheadFile& listed, const engine::TransferRequest& request) {
-  return same_file(listed, engine::AheadFile{request.file_index, request.file, request.resume_from});
+  return same_file(listed,
+                   engine::AheadFile{request.file_index, request.file, request.resume_from});
 }
 
 bool same_settings(const engine::TransferRequest& a, const engine::TransferRequest& b) {

@@ -120,7 +120,8 @@ TEST_F(AheadTest, FilesAheadAreFetchedMeanwhileAndReportedOnlyWhenAskedFor) {
           if (e.transfer_id == id && e.kind == Kind::Synced) return true;
         }
         return false;
-      })) << "no Synced for adopted file " << i;
+      })) << "no Synced for adopted file "
+          << i;
     }
     EXPECT_EQ(read_file(staging_file(r)), content(i));
   }
