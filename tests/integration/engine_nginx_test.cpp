@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
+
 namespace bgcopy::test {
 namespace {
 
@@ -99,6 +101,51 @@ TEST_F(EngineNginx, MultiFileJobTransfersInOrderAdded) {
   for (const auto& e : ng.access_log()) order.push_back(e.uri);
   ASSERT_EQ(order.size(), 3u);
   EXPECT_EQ(order, (std::vector<std::string>{"/c.bin", "/a.bin", "/b.bin"}));
+}
+
+TEST_F(EngineNginx, AForegroundJobFetchesAheadYetRecordsItsFilesInTheOrderAdded) {
+  // Files fetched ahead (files_ahead) are invisible until their turn: whenever the job is
+  // read, the transferred files are a prefix of the list, and each file is fetched once.
+  NginxServer ng;
+  ServiceHarness h;
+  constexpr std::size_t kFiles = 40;
+  std::vector<FileSpec> specs;
+  std::vector<std::string> contents;
+  for (std::size_t i = 0; i < kFiles; ++i) {
+    const std::string name = "s" + std::to_string(i) + ".bin";
+    contents.push_back(gen_content(8'000 + i * 300, 100 + i));
+    specs.push_back({publish(ng, name, contents[i]), h.dest(name), {}, std::nullopt});
+  }
+  JobId id = h.create("ahead");
+  engine::SettingsPatch foreground;
+  foreground.priority = engine::JobPriority::Foreground;
+  ASSERT_TRUE(h.set(id, foreground).ok());
+  ASSERT_TRUE(h.add(id, specs).ok());
+  ASSERT_TRUE(h.resume(id).ok());
+  std::size_t reads = 0;
+  std::string broken;
+  ASSERT_TRUE(h.wait_for(id, [&](const engine::JobRecord& r) {
+    ++reads;
+    bool gap = false;
+    for (std::size_t i = 0; i < r.files.size(); ++i) {
+      if (!r.files[i].transferred) {
+        gap = true;
+      } else if (gap && broken.empty()) {
+        broken = "file " + std::to_string(i) + " transferred before an earlier one";
+      }
+    }
+    return r.state == JobState::Transferred;
+  }));
+  EXPECT_EQ(broken, "") << "after " << reads << " reads";
+  ASSERT_TRUE(h.complete(id).ok());
+  for (std::size_t i = 0; i < kFiles; ++i) {
+    EXPECT_EQ(sha256_file(specs[i].local_path), sha256_bytes(contents[i])) << i;
+  }
+  EXPECT_TRUE(staging_files(h.dest_dir()).empty());
+  std::map<std::string, int> fetched;
+  for (const auto& e : ng.access_log_at_least(kFiles)) fetched[e.uri] += 1;
+  EXPECT_EQ(fetched.size(), kFiles);
+  for (const auto& [uri, n] : fetched) EXPECT_EQ(n, 1) << uri << " fetched more than once";
 }
 
 TEST_F(EngineNginx, RangesAreConcatenatedInTheOrderGiven) {
