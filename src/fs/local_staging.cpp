@@ -206,6 +206,11 @@ Result<UniqueFd> open_staging_for_write(const engine::FileRecord& file, uid_t ow
   if (flags >= 0) {
     (void)fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   }
+  // Sealed once (seal_staging) but written again, e.g. refetched after a crash that came
+  // before its record: private again until every byte is in.
+  if ((st.st_mode & 07777) != 0600 && fchmod(fd.get(), 0600) != 0) {
+    return Error::from_errno(errno, "cannot make staging file " + shown + " private");
+  }
   if (acting_for_other_user(owner) && st.st_uid != owner) {
     const auto who = lookup_user(owner);
     const gid_t gid = who ? who->gid : static_cast<gid_t>(-1);

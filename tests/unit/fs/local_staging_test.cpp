@@ -199,6 +199,20 @@ TEST_F(LocalStagingTest, SealGivesAFinishedStagingFileTheDeliveredModeAndTheRemo
   EXPECT_EQ(st.st_mtim.tv_nsec, 0);
 }
 
+TEST_F(LocalStagingTest, ASealedFileOpenedForWritingAgainIsPrivateAgain) {
+  // A crash between the seal and the record: the file is fetched again into the same name.
+  auto f = record_in(dir_, "file.bin");
+  {
+    auto fd = open_staging_for_write(f, geteuid());
+    ASSERT_TRUE(fd.ok()) << fd.error().message;
+    ASSERT_TRUE(seal_staging(fd->get(), std::nullopt).ok());
+  }
+  ASSERT_EQ(stat_of(staging_of(f)).st_mode & 07777, delivered_mode());
+  auto again = open_staging_for_write(f, geteuid());
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(stat_of(staging_of(f)).st_mode & 07777, 0600U);
+}
+
 TEST_F(LocalStagingTest, FinalizeOfASealedFilePlacesItWithItsMetadata) {
   auto f = record_in(dir_, "file.bin");
   {
