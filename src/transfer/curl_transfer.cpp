@@ -5,8 +5,8 @@
 #include "base/unique_fd.hpp"
 #include "fs/access.hpp"
 #include "fs/credentials.hpp"
-#include "transfer/ahead.hpp"
 #include "transfer/curl_handles.hpp"
+#include "transfer/curl_loop.hpp"
 #include "transfer/error_map.hpp"
 #include "transfer/fetch_session.hpp"
 #include "transfer/http_headers.hpp"
@@ -24,12 +24,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <future>
-#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -47,48 +44,6 @@ constexpr Millis kIdleWait{5000};
 MonoTime mono_now() {
   return std::chrono::steady_clock::now();
 }
-
-struct ActiveTransfer;
-
-// One HTTP request in flight (a segmented file has several).
-struct HttpLeg {
-  ActiveTransfer* owner = nullptr;
-  LegId id = 0;  // the session's name for this request
-  EasyPtr easy;
-  SlistPtr headers;
-  std::array<char, CURL_ERROR_SIZE> errbuf{};
-  ResponseHead head;  // the response whose headers are arriving
-  bool has_location = false;
-  bool decided = false;  // the final response's head went to the session
-  bool aborted = false;  // a callback ended the request on the session's behalf
-  bool paused = false;   // receiving is paused by the rate limiter
-};
-
-// One file:// request in flight.
-struct LocalLeg {
-  UniqueFd fd;
-  struct stat at_start {};
-  std::uint64_t offset = 0;
-  std::uint64_t end = 0;  // exclusive
-};
-
-struct ActiveTransfer {
-  // Where the session's events go: to the engine, or held while the file is fetched ahead.
-  using Route = std::function<void(ActiveTransfer&, engine::TransferEvent)>;
-  ActiveTransfer(const engine::TransferRequest& r, Route to)
-      : session(
-            r, [this, to = std::move(to)](engine::TransferEvent ev) { to(*this, std::move(ev)); }) {
-  }
-  FetchSession session;
-  std::uint64_t serial = 0;       // tells this run of the job from a later one (sync completions)
-  std::uint64_t transfer_id = 0;  // the engine's id; 0 while fetched ahead (not asked for yet)
-  bool ahead = false;
-  bool local = false;
-  std::string local_path;
-  RateLimiter limiter;  // one per file: the cap holds for all its connections together
-  std::vector<std::unique_ptr<HttpLeg>> legs;
-  std::unique_ptr<LocalLeg> file;
-};
 
 bool same_file_state(const struct stat& a, const struct stat& b) {
   return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
@@ -231,133 +186,6 @@ size_t on_write(char* ptr, size_t size, size_t nmemb, void* userdata) {
 
 }  // namespace
 
-class CurlTransfer::Loop {
- public:
-  Loop(EventCallback on_event, Options options);
-  ~Loop();
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
-
-  void start(const engine::TransferRequest& request);
-  std::optional<std::uint64_t> stop(const JobId& job);
-  void set_rate_limit(const JobId& job, std::uint64_t bps);
-  void flush_final_syncs();
-
- private:
-  // Which finished file a final sync belongs to: its session is gone when the sync ends.
-  struct FinalSync {
-    std::uint64_t transfer_id = 0;  // 0: a file fetched ahead when its sync was submitted
-    std::uint32_t file_index = 0;
-    std::string path;  // the file's local path, for the message
-    std::uint64_t serial = 0;
-  };
-
-  // A later file of a job, fetched before its turn (ahead.hpp).
-  struct Ahead {
-    std::unique_ptr<ActiveTransfer> t;
-    engine::AheadFile listed;
-    HeldEvents held;
-    bool gave_up = false;  // failed or too large: ended at the next sweep
-  };
-  struct AheadWindow {
-    engine::TransferRequest settings;  // the start() that listed the files (its ahead empty)
-    std::map<std::uint32_t, Ahead> files;
-    std::set<std::uint32_t> gave_up;  // not fetched ahead again: they wait for their turn
-    bool drop = false;                // the job's current file failed: end them all
-  };
-
-  struct Command {
-    enum class Kind : std::uint8_t { Start, Stop, SetRate, SyncDone, Flush, Quit };
-    Kind kind = Kind::Quit;
-    engine::TransferRequest request;
-    JobId job;
-    std::uint64_t bps = 0;
-    // SyncDone: which run of the job, and what the checkpoint sync covered.
-    std::uint64_t serial = 0;
-    std::uint64_t generation = 0;
-    std::uint64_t bytes = 0;
-    int err = 0;
-    std::optional<FinalSync> final_sync;  // SyncDone of a finished file: reported as Synced
-    std::promise<std::optional<std::uint64_t>> reply;  // Stop; Flush (nullopt)
-    bool flushed = false;  // Flush: false from the caller, true back from the syncer
-  };
-
-  // A checkpoint sync, or a finished file's final sync, handed to the syncer thread; or a
-  // flush marker, answered once everything queued before it is done and reported.
-  struct SyncTask {
-    JobId job;
-    std::uint64_t serial = 0;
-    SyncJob sync;
-    std::optional<FinalSync> final_sync;
-    bool flush = false;
-    std::promise<std::optional<std::uint64_t>> reply;  // flush only
-  };
-  // Final syncs queued beyond this run on the transfer thread instead: a slow disk must not
-  // collect one open descriptor per small file.
-  static constexpr std::size_t kMaxQueuedSyncs = 64;
-
-  void post(Command command);
-  bool submit_sync(const JobId& job, std::uint64_t serial, SyncJob& sync);
-  bool submit_final_sync(const JobId& job, FinalSync which, UniqueFd& fd, std::uint64_t bytes);
-  void emit(engine::TransferEvent ev);
-  void run_syncer();
-  void on_sync_done(const Command& c);
-  void run();
-  bool process_commands();
-  void route(ActiveTransfer& t, engine::TransferEvent ev);
-  void arm(ActiveTransfer& t);
-  void begin(engine::TransferRequest request);
-  void start_fresh(const engine::TransferRequest& request);
-  bool adopt(const engine::TransferRequest& request);
-  void fill_window(const engine::TransferRequest& request, std::vector<engine::AheadFile> listed);
-  void start_ahead(AheadWindow& w, const engine::TransferRequest& base, engine::AheadFile file);
-  Ahead* find_ahead(const JobId& job, std::uint32_t index, std::uint64_t serial);
-  ActiveTransfer* find_serial(const JobId& job, std::uint64_t serial);
-  void give_up(const JobId& job, Ahead& a);
-  void end_window(AheadWindow& w);
-  void drop_window(const JobId& job);
-  void sweep_ahead();
-  void on_ahead_synced(const Command& c);
-  void emit_synced(const Command& c, std::uint64_t transfer_id);
-  std::uint64_t end_silently(ActiveTransfer& t);
-  void drive(ActiveTransfer& t);
-  void start_http(ActiveTransfer& t, const RequestSpec& spec);
-  void start_local(ActiveTransfer& t, const RequestSpec& spec);
-  void step_local(ActiveTransfer& t, MonoTime now);
-  void end_local(ActiveTransfer& t, std::optional<Classified> error);
-  void on_http_done(ActiveTransfer& t, HttpLeg& leg, CURLcode result);
-  void resume_paused(ActiveTransfer& t, MonoTime now);
-  void remove_leg(ActiveTransfer& t, HttpLeg& leg);
-  void prune_legs(ActiveTransfer& t);
-  void drop_legs(ActiveTransfer& t);
-  void drain_messages();
-  void service(ActiveTransfer& t, MonoTime now);
-  int poll_timeout_ms(MonoTime now);
-
-  EventCallback on_event_;
-  Options options_;
-  MultiPtr multi_;
-  std::mutex mu_;
-  std::deque<Command> queue_;  // guarded by mu_
-  // Owned by the transfer thread.
-  std::unordered_map<JobId, std::unique_ptr<ActiveTransfer>> transfers_;
-  std::unordered_map<JobId, AheadWindow> ahead_;
-  // Files adopted while their final sync was still running: serial -> the adopting transfer id,
-  // under which their Synced goes out.
-  std::unordered_map<std::uint64_t, std::uint64_t> adopted_syncs_;
-  std::vector<char> buf_;
-  std::uint64_t next_serial_ = 0;
-  // The syncer: fdatasyncs checkpoint descriptors off the transfer thread, one at a time, and
-  // posts each result back as a SyncDone command.
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  std::deque<SyncTask> sync_queue_;  // guarded by sync_mu_
-  bool sync_quit_ = false;           // guarded by sync_mu_
-  // Last: the threads start once everything above exists.
-  std::thread syncer_;
-  std::thread thread_;
-};
-
 CurlTransfer::Loop::Loop(EventCallback on_event, Options options)
     : on_event_(std::move(on_event)), options_(options), buf_(kLocalChunk) {
   ensure_curl_global_init();
@@ -493,22 +321,6 @@ void CurlTransfer::Loop::emit_synced(const Command& c, std::uint64_t transfer_id
     ev.error = std::move(e);
   }
   emit(std::move(ev));
-}
-
-void CurlTransfer::Loop::on_ahead_synced(const Command& c) {
-  if (auto adopted = adopted_syncs_.find(c.final_sync->serial); adopted != adopted_syncs_.end()) {
-    const std::uint64_t id = adopted->second;
-    adopted_syncs_.erase(adopted);
-    emit_synced(c, id);
-    return;
-  }
-  Ahead* a = find_ahead(c.job, c.final_sync->file_index, c.final_sync->serial);
-  if (a == nullptr) {
-    return;  // dropped before anyone asked for it: the engine never heard of this file's bytes
-  }
-  if (!a->held.synced(c.err)) {
-    give_up(c.job, *a);
-  }
 }
 
 void CurlTransfer::Loop::on_sync_done(const Command& c) {
@@ -678,29 +490,6 @@ bool CurlTransfer::Loop::process_commands() {
   return keep_running;
 }
 
-void CurlTransfer::Loop::route(ActiveTransfer& t, engine::TransferEvent ev) {
-  if (!t.ahead) {
-    if (ev.kind == engine::TransferEvent::Kind::Failed) {
-      // The engine asks for no later file before this one succeeds: end those fetched ahead.
-      if (auto w = ahead_.find(ev.job); w != ahead_.end()) {
-        w->second.drop = true;  // at the sweep: we may be inside another transfer's callback
-      }
-    }
-    emit(std::move(ev));
-    return;
-  }
-  // Nobody records a file fetched ahead, so a crash loses it whole: only files of at most one
-  // checkpoint interval (what a crash may cost any file) qualify, and none that would be
-  // segmented.
-  const std::uint64_t limit =
-      std::min(options_.segment_min_size, t.session.request().checkpoint_bytes);
-  const JobId job = ev.job;
-  Ahead* a = find_ahead(job, ev.file_index, t.serial);
-  if (a != nullptr && a->held.hold(std::move(ev), limit) == HeldEvents::Verdict::GiveUp) {
-    give_up(job, *a);
-  }
-}
-
 void CurlTransfer::Loop::arm(ActiveTransfer& t) {
   const auto& r = t.session.request();
   t.session.set_async_sync([this, job = r.job, serial = t.serial](SyncJob& sync) {
@@ -755,192 +544,6 @@ void CurlTransfer::Loop::start_fresh(const engine::TransferRequest& request) {
   auto& ref = *t;
   transfers_.emplace(request.job, std::move(t));
   drive(ref);
-}
-
-// Takes over the file if it was fetched ahead for exactly this request: what it held goes out
-// now under the request's id, and the fetch (if not finished) carries on as the job's transfer.
-// Anything else fetched ahead for this file is ended first: one writer per staging file.
-bool CurlTransfer::Loop::adopt(const engine::TransferRequest& request) {
-  auto w = ahead_.find(request.job);
-  if (w == ahead_.end()) {
-    return false;
-  }
-  if (w->second.drop || !same_settings(w->second.settings, request)) {
-    drop_window(request.job);
-    return false;
-  }
-  auto it = w->second.files.find(request.file_index);
-  if (it == w->second.files.end()) {
-    return false;
-  }
-  Ahead& a = it->second;
-  if (a.gave_up || !a.t || !same_file(a.listed, request)) {
-    if (a.t) {
-      end_silently(*a.t);
-    }
-    w->second.files.erase(it);
-    return false;
-  }
-  std::unique_ptr<ActiveTransfer> t = std::move(a.t);
-  const bool sync_pending = a.held.sync_pending();
-  auto events = a.held.release(request.transfer_id);
-  w->second.files.erase(it);
-  t->ahead = false;
-  t->transfer_id = request.transfer_id;
-  t->session.set_transfer_id(request.transfer_id);
-  if (sync_pending) {
-    adopted_syncs_[t->serial] = request.transfer_id;
-  }
-  for (auto& ev : events) {
-    emit(std::move(ev));
-  }
-  if (t->session.finished()) {
-    drop_legs(*t);
-  } else {
-    transfers_.emplace(request.job, std::move(t));
-  }
-  return true;
-}
-
-// Makes the job's files fetched ahead match what the engine listed with this start: files no
-// longer listed (or listed differently) are ended, new ones started. http(s) only: file://
-// sources are local reads with no round trip to hide.
-void CurlTransfer::Loop::fill_window(const engine::TransferRequest& request,
-                                     std::vector<engine::AheadFile> listed) {
-  if (listed.empty()) {
-    drop_window(request.job);
-    return;
-  }
-  AheadWindow& w = ahead_[request.job];
-  if (w.drop || (!w.files.empty() && !same_settings(w.settings, request))) {
-    end_window(w);
-    w.files.clear();
-    w.gave_up.clear();
-    w.drop = false;
-  }
-  w.settings = request;
-  for (auto it = w.files.begin(); it != w.files.end();) {
-    const auto l = std::find_if(listed.begin(), listed.end(), [&](const engine::AheadFile& f) {
-      return f.file_index == it->first;
-    });
-    if (l == listed.end() || !same_file(it->second.listed, *l)) {
-      if (it->second.t) {
-        end_silently(*it->second.t);
-      }
-      it = w.files.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  std::erase_if(w.gave_up, [&](std::uint32_t index) { return index <= request.file_index; });
-  for (auto& file : listed) {
-    if (w.files.contains(file.file_index) || w.gave_up.contains(file.file_index) ||
-        is_file_url(file.file.spec.remote_url)) {
-      continue;
-    }
-    start_ahead(w, request, std::move(file));
-  }
-  if (w.files.empty() && w.gave_up.empty()) {
-    ahead_.erase(request.job);
-  }
-}
-
-void CurlTransfer::Loop::start_ahead(AheadWindow& w, const engine::TransferRequest& base,
-                                     engine::AheadFile file) {
-  engine::TransferRequest r = base;  // base.ahead is empty
-  r.transfer_id = 0;
-  r.file_index = file.file_index;
-  r.file = file.file;
-  r.resume_from = file.resume_from;
-  auto t = std::make_unique<ActiveTransfer>(
-      r, [this](ActiveTransfer& from, engine::TransferEvent ev) { route(from, std::move(ev)); });
-  t->serial = ++next_serial_;
-  t->ahead = true;
-  arm(*t);
-  // Never segmented: files that would be are given up (route()).
-  Ahead& a = w.files[file.file_index];
-  a.listed = std::move(file);
-  a.t = std::move(t);
-  ActiveTransfer& ref = *a.t;
-  if (!ref.session.open()) {
-    return;  // its Failed was held: given up, ended at the sweep
-  }
-  drive(ref);
-}
-
-CurlTransfer::Loop::Ahead* CurlTransfer::Loop::find_ahead(const JobId& job, std::uint32_t index,
-                                                          std::uint64_t serial) {
-  const auto w = ahead_.find(job);
-  if (w == ahead_.end()) {
-    return nullptr;
-  }
-  const auto it = w->second.files.find(index);
-  if (it == w->second.files.end() || !it->second.t || it->second.t->serial != serial) {
-    return nullptr;
-  }
-  return &it->second;
-}
-
-ActiveTransfer* CurlTransfer::Loop::find_serial(const JobId& job, std::uint64_t serial) {
-  if (const auto it = transfers_.find(job);
-      it != transfers_.end() && it->second->serial == serial) {
-    return it->second.get();
-  }
-  if (const auto w = ahead_.find(job); w != ahead_.end()) {
-    for (auto& [index, a] : w->second.files) {
-      if (a.t && a.t->serial == serial) {
-        return a.t.get();
-      }
-    }
-  }
-  return nullptr;
-}
-
-void CurlTransfer::Loop::give_up(const JobId& job, Ahead& a) {
-  a.gave_up = true;
-  if (const auto w = ahead_.find(job); w != ahead_.end()) {
-    w->second.gave_up.insert(a.listed.file_index);
-  }
-}
-
-void CurlTransfer::Loop::end_window(AheadWindow& w) {
-  for (auto& [index, a] : w.files) {
-    if (a.t) {
-      end_silently(*a.t);
-    }
-  }
-}
-
-void CurlTransfer::Loop::drop_window(const JobId& job) {
-  if (const auto w = ahead_.find(job); w != ahead_.end()) {
-    end_window(w->second);
-    ahead_.erase(w);
-  }
-}
-
-void CurlTransfer::Loop::sweep_ahead() {
-  for (auto w = ahead_.begin(); w != ahead_.end();) {
-    if (w->second.drop) {
-      end_window(w->second);
-      w = ahead_.erase(w);
-      continue;
-    }
-    for (auto it = w->second.files.begin(); it != w->second.files.end();) {
-      Ahead& a = it->second;
-      if (a.gave_up) {
-        if (a.t) {
-          end_silently(*a.t);
-        }
-        it = w->second.files.erase(it);
-        continue;
-      }
-      if (a.t && a.t->session.finished()) {
-        drop_legs(*a.t);  // kept, finished, until adopted
-      }
-      ++it;
-    }
-    ++w;
-  }
 }
 
 std::uint64_t CurlTransfer::Loop::end_silently(ActiveTransfer& t) {
