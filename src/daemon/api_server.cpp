@@ -629,27 +629,13 @@ Reply ApiServer::Impl::create_job(const std::string& body, engine::Caller caller
   std::vector<engine::FileSpec> specs;
   specs.reserve(req.files.size());
   for (const auto& f : req.files) specs.push_back(to_engine(f));
-  // One engine call: no other call sees the job before it is whole, and a failure at any step
-  // cancels it (all or nothing; cancel removes its row and staging files).
-  auto view = host.call([&](engine::Engine& e) -> Result<engine::JobView> {
-    auto id = e.create_job(caller, req.display_name, to_engine(req.type));
-    if (!id) return std::move(id).error();
-    const auto undo = [&](Status st) -> Result<engine::JobView> {
-      (void)e.cancel(caller, *id);
-      return std::move(st).error();
-    };
-    if (req.priority) {
-      engine::SettingsPatch p;
-      p.priority = to_engine(*req.priority);
-      if (auto st = e.set_settings(caller, *id, p); !st) return undo(std::move(st));
-    }
-    if (!specs.empty()) {
-      if (auto st = e.add_files(caller, *id, std::move(specs)); !st) return undo(std::move(st));
-    }
-    if (req.resume) {
-      if (auto st = e.resume(caller, *id); !st) return undo(std::move(st));
-    }
-    return e.get_job(caller, *id);
+  // One engine call and one store write: no other call sees the job before it is whole, and
+  // after a failure at any step there is no job (Engine::submit_job).
+  std::optional<engine::JobPriority> priority;
+  if (req.priority) priority = to_engine(*req.priority);
+  auto view = host.call([&](engine::Engine& e) {
+    return e.submit_job(caller, req.display_name, to_engine(req.type), priority, std::move(specs),
+                        req.resume);
   });
   if (!view) return error_reply(view.error());
   Reply r = json_reply(http::status::created, proto::to_json(info_of(*view)));

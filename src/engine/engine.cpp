@@ -155,7 +155,12 @@ Result<const Engine::Live*> Engine::find_for_read(const Caller& caller, const Jo
   return job;
 }
 
+bool Engine::submitting(const Live& job) const {
+  return submission_ && submission_->id == job.rec.id;
+}
+
 Status Engine::persist(Live& job) {
+  if (submitting(job)) return {};  // submit_job writes the whole job once, at its end
   // The store must never see live byte counts: only what is synced to the staging file.
   JobRecord copy = job.rec;
   for (std::size_t i = 0; i < copy.files.size(); ++i) {
@@ -178,7 +183,12 @@ void Engine::touch(Live& job) {
 }
 
 void Engine::emit(const Live& job, Event::Kind kind, std::optional<std::uint32_t> file) {
-  events_.on_event(Event{kind, job.rec.id, job.rec.owner, job.rec.state, file});
+  Event ev{kind, job.rec.id, job.rec.owner, job.rec.state, file};
+  if (submitting(job)) {
+    submission_->events.push_back(ev);  // announced once the job exists in the store
+    return;
+  }
+  events_.on_event(ev);
 }
 
 void Engine::account_active_time(Live& job) {

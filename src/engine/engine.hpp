@@ -78,6 +78,15 @@ class Engine {
   /// Any non-final state -> SUSPENDED; partial data is kept. Errors as resume, minus EMPTY.
   Status suspend(const Caller& caller, const JobId& id);
 
+  /// create_job, then set_settings with `priority` (if given), add_files (if any) and resume
+  /// (if `start`), as one step with one store write: nothing about the job is persisted,
+  /// announced or started until every step succeeded and the job's row (with its files) is
+  /// inserted, and after any failure there is no job at all (no row, no event, no staging
+  /// file). Returns the new job. Errors: those of the steps, store errors.
+  Result<JobView> submit_job(const Caller& caller, const std::string& display_name, JobType type,
+                             std::optional<JobPriority> priority, std::vector<FileSpec> files,
+                             bool start);
+
   /// Deletes staging files; the job becomes CANCELLED and is gone. Returns S_OK or
   /// BG_S_UNABLE_TO_DELETE_FILES. Errors: DO_E_INVALID_STATE, DO_E_JOB_NOT_FOUND,
   /// E_ACCESSDENIED, store errors.
@@ -146,6 +155,9 @@ class Engine {
   /// The jobs enum_jobs lists, in its order.
   Result<std::vector<const Live*>> listed(const Caller& caller, bool all_users) const;
   Status persist(Live& job);
+  // Whether `job` is the one submit_job is building: its writes, events and start wait.
+  bool submitting(const Live& job) const;
+  void forget_unsubmitted(Live& job);
   void stop_transfer(Live& job);
   void start_transfer(Live& job);
   void enter_transient_error(Live& job, Error error, std::optional<std::uint32_t> retry_after_s);
@@ -187,6 +199,16 @@ class Engine {
   bool shutting_down_ = false;  // shutdown(): nothing starts any more
   std::uint64_t next_queue_seq_ = 1;
   MonoTime next_retention_check_{};
+  // While submit_job runs: the job it creates (set by create_job), the events its steps
+  // emitted and whether one of them asked to schedule; all released after the one insert.
+  // No default member initializers: clang cannot use them for std::optional<Submission>
+  // inside Engine's own definition; emplace() value-initializes (schedule starts false).
+  struct Submission {
+    std::optional<JobId> id;
+    std::vector<Event> events;
+    bool schedule;
+  };
+  std::optional<Submission> submission_;
 };
 
 }  // namespace bgcopy::engine

@@ -39,7 +39,11 @@ Result<JobId> Engine::create_job(const Caller& caller, const std::string& displa
   r.settings.display_name = display_name;
   r.times.created = r.times.modified = clock_.wall();
   live->touched = clock_.mono();
-  BGCOPY_TRY(store_.insert(r));
+  if (submission_) {
+    submission_->id = r.id;  // submit_job inserts it, whole, at its end
+  } else {
+    BGCOPY_TRY(store_.insert(r));
+  }
   JobId id = r.id;
   live->queue_seq = next_queue_seq_++;
   jobs_per_owner_[r.owner] += 1;
@@ -182,6 +186,45 @@ Status Engine::suspend(const Caller& caller, const JobId& id) {
   emit(job, Event::Kind::JobModification);
   schedule();
   return {};
+}
+
+Result<JobView> Engine::submit_job(const Caller& caller, const std::string& display_name,
+                                   JobType type, std::optional<JobPriority> priority,
+                                   std::vector<FileSpec> files, bool start) {
+  submission_.emplace();
+  auto id = create_job(caller, display_name, type);
+  Status st = id ? Status{} : Status(id.error());
+  if (st && priority) {
+    SettingsPatch p;
+    p.priority = *priority;
+    st = set_settings(caller, *id, p);
+  }
+  if (st && !files.empty()) st = add_files(caller, *id, std::move(files));
+  if (st && start) st = resume(caller, *id);
+  Submission done = std::move(*submission_);
+  submission_.reset();
+  if (!id) return std::move(id).error();
+  Live& job = *jobs_.at(*id);
+  // A new job has no transfer yet, so its record holds no live byte counts: stored as it is.
+  if (st) st = store_.insert(job.rec);
+  if (!st) {
+    forget_unsubmitted(job);
+    return std::move(st).error();
+  }
+  for (const auto& ev : done.events) events_.on_event(ev);
+  if (done.schedule) schedule();
+  return get_job(caller, *id);
+}
+
+void Engine::forget_unsubmitted(Live& job) {
+  // Never stored, announced or started: it simply was not.
+  const JobId id = job.rec.id;  // a copy: erasing destroys `job`
+  const uid_t owner = job.rec.owner;
+  index_.remove(&job);
+  if (auto it = jobs_per_owner_.find(owner); it != jobs_per_owner_.end() && --it->second == 0) {
+    jobs_per_owner_.erase(it);
+  }
+  jobs_.erase(id);
 }
 
 void Engine::make_final(Live& job, JobState final_state) {

@@ -101,6 +101,10 @@ void Engine::sort_by_queue_order(std::vector<Live*>& jobs) {
 
 void Engine::schedule() {
   if (shutting_down_) return;
+  if (submission_) {
+    submission_->schedule = true;  // nothing starts before submit_job's insert
+    return;
+  }
   // Every FOREGROUND job runs at once, in queue order so starts are deterministic.
   std::vector<Live*> foreground;
   for (Live* j : index_.foreground_active()) {
