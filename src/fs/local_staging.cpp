@@ -258,8 +258,6 @@ bool already_finalized(int dir_fd, const engine::FileRecord& file, const std::st
 
 }  // namespace
 
-LocalStaging::LocalStaging() : final_mode_(delivered_mode()) {}
-
 namespace {
 
 // umask(2) can only be read by setting it, which would change it for every thread for a
@@ -292,16 +290,17 @@ mode_t delivered_mode() {
   return mode;
 }
 
-Status seal_staging(int fd, std::optional<std::int64_t> remote_mtime) {
+Status seal_staging(int fd, std::optional<std::int64_t> remote_mtime, const std::string& shown) {
+  // The ordinary mode a program of the owner would create (0666 less the service's umask).
   if (fchmod(fd, delivered_mode()) != 0) {
-    return Error::from_errno(errno, "cannot set the mode of a finished staging file");
+    return Error::from_errno(errno, "cannot set the mode of " + shown);
   }
   if (remote_mtime) {
     std::array<timespec, 2> times{};
     times[0].tv_nsec = UTIME_NOW;
     times[1].tv_sec = static_cast<time_t>(*remote_mtime);
     if (futimens(fd, times.data()) != 0) {
-      return Error::from_errno(errno, "cannot set the modification time of a staging file");
+      return Error::from_errno(errno, "cannot set the modification time of " + shown);
     }
   }
   return {};
@@ -358,27 +357,9 @@ Result<LocalStaging::Prepared> LocalStaging::prepare_final(
   if (!S_ISREG(st.st_mode)) {
     return invalid("staging file is not a regular file: " + shown);
   }
-  // Sealed when it finished (seal_staging, then fsync): time, mode and owner are already
-  // right and durable, as the data is for every file recorded transferred. Nothing to change,
-  // so nothing to sync again.
-  const bool time_right =
-      !file.remote_mtime ||
-      (st.st_mtim.tv_sec == static_cast<time_t>(*file.remote_mtime) && st.st_mtim.tv_nsec == 0);
-  const bool owner_right = !acting_for_other_user(owner) || st.st_uid == owner;
-  if (time_right && owner_right && (st.st_mode & 07777) == final_mode_) {
-    out.fd.reset();
-    return out;
-  }
-  // Time and owner first, so the fsync makes them durable together with the data.
-  if (file.remote_mtime) {
-    std::array<timespec, 2> times{};
-    times[0].tv_nsec = UTIME_NOW;
-    times[1].tv_sec = static_cast<time_t>(*file.remote_mtime);
-    if (futimens(out.fd.get(), times.data()) != 0) {
-      return Error::from_errno(errno, "cannot set modification time of " + shown);
-    }
-  }
-  if (acting_for_other_user(owner)) {
+  const bool for_other = acting_for_other_user(owner);
+  if (for_other) {
+    // Checked for every file, sealed or not: the rename must not replace another user's file.
     struct stat dir_st {};
     if (fstat(out.dir_fd, &dir_st) != 0) {
       return Error::from_errno(errno, "cannot stat directory of " + final_path);
@@ -387,16 +368,27 @@ Result<LocalStaging::Prepared> LocalStaging::prepare_final(
       return access_denied("cannot replace " + final_path +
                            ": it belongs to another user in a sticky directory");
     }
+  }
+  // Sealed when it finished (seal_staging, then fsync): time, mode and owner are already
+  // right and durable, as the data is for every file recorded transferred. Nothing to change,
+  // so nothing to sync again.
+  const bool time_right =
+      !file.remote_mtime ||
+      (st.st_mtim.tv_sec == static_cast<time_t>(*file.remote_mtime) && st.st_mtim.tv_nsec == 0);
+  const bool owner_right = !for_other || st.st_uid == owner;
+  if (time_right && owner_right && (st.st_mode & 07777) == delivered_mode()) {
+    out.fd.reset();
+    return out;
+  }
+  // Not sealed (or since changed): what the seal would have done, and the owner, now; the
+  // fsync in finalize_all makes them durable together with the data.
+  BGCOPY_TRY(seal_staging(out.fd.get(), file.remote_mtime, shown));
+  if (for_other) {
     const auto who = lookup_user(owner);
     const gid_t gid = who ? who->gid : static_cast<gid_t>(-1);
     if (fchown(out.fd.get(), owner, gid) != 0) {
       return Error::from_errno(errno, "cannot give " + shown + " to its owner");
     }
-  }
-  // Staging files are private (0600) while incomplete; the delivered file gets the ordinary
-  // mode a program of the owner would create (0666 less the service's umask).
-  if (fchmod(out.fd.get(), final_mode_) != 0) {
-    return Error::from_errno(errno, "cannot set the mode of " + shown);
   }
   return out;
 }

@@ -27,10 +27,6 @@ namespace bgcopy::fs {
 
 class LocalStaging final : public engine::StagingPort {
  public:
-  /// Reads the process umask once (construct before other threads create files): finalized
-  /// files get mode 0666 & ~umask.
-  LocalStaging();
-
   /// Errors: E_INVALIDARG (syntax, missing parent, parent not a directory, destination is a
   /// directory), E_ACCESSDENIED (/proc, /sys, /dev, or the owner may not write the parent),
   /// 0xC0D00000 + errno for other failures. Context LOCAL_FILE.
@@ -55,8 +51,6 @@ class LocalStaging final : public engine::StagingPort {
   struct Prepared;
   Result<Prepared> prepare_final(uid_t owner, const engine::FileRecord& file,
                                  std::map<std::string, UniqueFd>& dirs) const;
-
-  mode_t final_mode_ = 0644;  // delivered_mode(), read at construction
 };
 
 /// Opens the parent directory of local_path (following symlinks in the path, as any program
@@ -83,7 +77,7 @@ mode_t delivered_mode();
 /// known, the remote modification time. The caller then syncs the file with fsync (the
 /// metadata must become durable with the data), and complete finds nothing left to change or
 /// sync in it: a job of many small files then pays no second flush per file. Staging files
-/// stay 0600 until every byte is in.
-Status seal_staging(int fd, std::optional<std::int64_t> remote_mtime);
+/// stay 0600 until every byte is in. `shown` names the file in errors.
+Status seal_staging(int fd, std::optional<std::int64_t> remote_mtime, const std::string& shown);
 
 }  // namespace bgcopy::fs

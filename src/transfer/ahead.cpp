@@ -42,11 +42,6 @@ bool HeldEvents::sync_pending() const {
   return std::none_of(done, events_.end(), [](const auto& ev) { return ev.kind == Kind::Synced; });
 }
 
-bool HeldEvents::done() const {
-  return std::any_of(events_.begin(), events_.end(),
-                     [](const auto& ev) { return ev.kind == Kind::FileDone; });
-}
-
 std::vector<engine::TransferEvent> HeldEvents::release(std::uint64_t transfer_id) {
   std::vector<engine::TransferEvent> out = std::move(events_);
   events_.clear();

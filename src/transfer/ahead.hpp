@@ -33,8 +33,6 @@ class HeldEvents {
   bool synced(int err);
   /// A FileDone(durable=false) is held and neither its Synced nor synced() came yet.
   bool sync_pending() const;
-  /// Every byte is in: FileDone is held.
-  bool done() const;
   /// The held events, re-labelled with `transfer_id`, in order; the hold is left empty.
   std::vector<engine::TransferEvent> release(std::uint64_t transfer_id);
 

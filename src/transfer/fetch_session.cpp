@@ -774,8 +774,8 @@ void FetchSession::finish_fetching() {
 void FetchSession::finish_unsynced() {
   // Mode and time now, so that the final sync (an fsync) makes them durable with the data and
   // complete has nothing left to sync. If this fails, complete sets them (and syncs) itself.
-  if (auto sealed = fs::seal_staging(fd_.get(), remote_mtime_); !sealed) {
-    log::debug(shown_path_ + ": " + sealed.error().message);
+  if (auto sealed = fs::seal_staging(fd_.get(), remote_mtime_, shown_path_); !sealed) {
+    log::debug(sealed.error().message);
   }
   auto done = make_event(Kind::FileDone);
   done.durable = false;

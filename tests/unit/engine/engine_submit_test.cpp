@@ -7,7 +7,18 @@
 namespace bgcopy::engine::test {
 namespace {
 
-using SubmitTest = EngineTest;
+class SubmitTest : public EngineTest {
+ protected:
+  /// Nothing of a failed submission anywhere: no row, no event, no start, no listed job.
+  void expect_no_trace() {
+    EXPECT_TRUE(store.rows.empty());
+    EXPECT_TRUE(sink.events.empty());
+    EXPECT_TRUE(transfer.starts.empty());
+    auto list = engine().enum_jobs(kAlice, false);
+    ASSERT_TRUE(list.ok());
+    EXPECT_TRUE(list->empty());
+  }
+};
 
 Result<JobView> submit(Engine& e, std::vector<FileSpec> files, bool start = true,
                        std::optional<JobPriority> priority = std::nullopt,
@@ -53,12 +64,7 @@ TEST_F(SubmitTest, AFailingStepLeavesNoJobNoRowNoEventAndNoStart) {
   ASSERT_FALSE(view.ok());
   EXPECT_EQ(view.error().code, hr::EInvalidArg);
   EXPECT_EQ(store.mutating_calls(), 0);
-  EXPECT_TRUE(store.rows.empty());
-  EXPECT_TRUE(sink.events.empty());
-  EXPECT_TRUE(transfer.starts.empty());
-  auto list = engine().enum_jobs(kAlice, false);
-  ASSERT_TRUE(list.ok());
-  EXPECT_TRUE(list->empty());
+  expect_no_trace();
 }
 
 TEST_F(SubmitTest, AStoreFailureAtTheEndLeavesNothingEitherAndFreesTheSlot) {
@@ -68,12 +74,7 @@ TEST_F(SubmitTest, AStoreFailureAtTheEndLeavesNothingEitherAndFreesTheSlot) {
   auto view = submit(engine(), {spec(0)});
   ASSERT_FALSE(view.ok());
   EXPECT_EQ(view.error().code, hresult_from_errno(ENOSPC));
-  EXPECT_TRUE(store.rows.empty());
-  EXPECT_TRUE(sink.events.empty());
-  EXPECT_TRUE(transfer.starts.empty());
-  auto list = engine().enum_jobs(kAlice, false);
-  ASSERT_TRUE(list.ok());
-  EXPECT_TRUE(list->empty());
+  expect_no_trace();
   // The failed job does not count against the per-user limit.
   auto again = submit(engine(), {spec(0)});
   EXPECT_TRUE(again.ok()) << again.error().message;

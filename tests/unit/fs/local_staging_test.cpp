@@ -192,7 +192,7 @@ TEST_F(LocalStagingTest, SealGivesAFinishedStagingFileTheDeliveredModeAndTheRemo
   auto fd = open_staging_for_write(f, geteuid());
   ASSERT_TRUE(fd.ok()) << fd.error().message;
   ASSERT_EQ(stat_of(staging_of(f)).st_mode & 07777, 0600U) << "private while incomplete";
-  ASSERT_TRUE(seal_staging(fd->get(), 1'000'000'000).ok());
+  ASSERT_TRUE(seal_staging(fd->get(), 1'000'000'000, "file.bin").ok());
   const auto st = stat_of(staging_of(f));
   EXPECT_EQ(st.st_mode & 07777, delivered_mode());
   EXPECT_EQ(st.st_mtim.tv_sec, 1'000'000'000);
@@ -205,7 +205,7 @@ TEST_F(LocalStagingTest, ASealedFileOpenedForWritingAgainIsPrivateAgain) {
   {
     auto fd = open_staging_for_write(f, geteuid());
     ASSERT_TRUE(fd.ok()) << fd.error().message;
-    ASSERT_TRUE(seal_staging(fd->get(), std::nullopt).ok());
+    ASSERT_TRUE(seal_staging(fd->get(), std::nullopt, "file.bin").ok());
   }
   ASSERT_EQ(stat_of(staging_of(f)).st_mode & 07777, delivered_mode());
   auto again = open_staging_for_write(f, geteuid());
@@ -219,7 +219,7 @@ TEST_F(LocalStagingTest, FinalizeOfASealedFilePlacesItWithItsMetadata) {
     auto fd = open_staging_for_write(f, geteuid());
     ASSERT_TRUE(fd.ok()) << fd.error().message;
     ASSERT_EQ(::write(fd->get(), "payload", 7), 7);
-    ASSERT_TRUE(seal_staging(fd->get(), 1'000'000'000).ok());
+    ASSERT_TRUE(seal_staging(fd->get(), 1'000'000'000, "file.bin").ok());
   }
   f.remote_mtime = 1'000'000'000;
   ASSERT_TRUE(staging_.finalize(geteuid(), f).ok());
@@ -237,7 +237,7 @@ TEST_F(LocalStagingTest, FinalizeStillSetsWhatASealLeftDifferent) {
   {
     auto fd = open_staging_for_write(sealed, geteuid());
     ASSERT_TRUE(fd.ok()) << fd.error().message;
-    ASSERT_TRUE(seal_staging(fd->get(), 900'000'000).ok());
+    ASSERT_TRUE(seal_staging(fd->get(), 900'000'000, "sealed.bin").ok());
     ASSERT_TRUE(open_staging_for_write(unsealed, geteuid()).ok());
   }
   sealed.remote_mtime = 1'000'000'000;
@@ -397,6 +397,27 @@ TEST_F(LocalStagingTest, FinalizeHandsTheFileToItsOwner) {
   ASSERT_EQ(stat(f.spec.local_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, kNobody);
   EXPECT_EQ(st.st_gid, 65534U);
+}
+
+TEST_F(LocalStagingTest, ASealedFileMayNotReplaceAnotherUsersFileInAStickyDirectory) {
+  // The sticky-directory rule is checked for every file, also for one that finalize need not
+  // touch because it was sealed when it finished.
+  if (!is_root()) {
+    GTEST_SKIP() << "needs root to act for another user";
+  }
+  ASSERT_EQ(chmod(dir_.path().c_str(), 01777), 0);
+  auto f = record_in(dir_, "file.bin");
+  write_file(f.spec.local_path, "root's");  // owned by root
+  {
+    auto fd = open_staging_for_write(f, kNobody);
+    ASSERT_TRUE(fd.ok()) << fd.error().message;
+    ASSERT_EQ(::write(fd->get(), "payload", 7), 7);
+    ASSERT_TRUE(seal_staging(fd->get(), std::nullopt, "file.bin").ok());
+  }
+  const auto done = staging_.finalize(kNobody, f);
+  ASSERT_FALSE(done.ok());
+  EXPECT_EQ(done.error().code, hr::EAccessDenied) << done.error().message;
+  EXPECT_EQ(read_file(f.spec.local_path), "root's");
 }
 
 TEST_F(LocalStagingTest, FinalizeForAnOwnerWhoLostWriteAccessIsDenied) {

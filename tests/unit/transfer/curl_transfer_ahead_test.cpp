@@ -4,6 +4,7 @@
 #include "nginx_fixture.hpp"
 #include "test_util.hpp"
 #include "transfer/curl_transfer.hpp"
+#include "wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -75,17 +76,15 @@ class AheadTest : public ::testing::Test {
   /// How often nginx has logged a request for file `i`, waiting until it is at least `n`.
   std::size_t requests_for(std::uint32_t i, std::size_t n) {
     std::size_t count = 0;
-    const auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(10));
-    do {
-      count = 0;
-      for (const auto& e : nginx_->access_log()) {
-        count += e.uri == "/" + name(i) ? 1 : 0;
-      }
-      if (count >= n) {
-        break;
-      }
-      log_.wait_for([](const auto&) { return false; }, std::chrono::milliseconds(20));
-    } while (std::chrono::steady_clock::now() < deadline);
+    bgcopy::test::wait_until(
+        [&] {
+          count = 0;
+          for (const auto& e : nginx_->access_log()) {
+            count += e.uri == "/" + name(i) ? 1 : 0;
+          }
+          return count >= n;
+        },
+        std::chrono::seconds(10));
     return count;
   }
 
