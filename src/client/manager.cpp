@@ -55,11 +55,11 @@ Result<std::string> job_id_of(Result<std::string> body) {
   if (!body) {
     return std::move(body).status();
   }
-  JobInfo info;
-  if (auto failed = client::wire::decode_job(*body, info)) {
+  std::string id;
+  if (auto failed = client::wire::decode_job_id(*body, id)) {
     return from_failure(std::move(*failed));
   }
-  return std::move(info.id);
+  return id;
 }
 
 }  // namespace

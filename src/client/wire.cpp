@@ -92,6 +92,19 @@ Outcome decode_job(std::string_view body, JobInfo& out) {
   return decode_as(body, "job", out);
 }
 
+Outcome decode_job_id(std::string_view body, std::string& out) {
+  auto id = proto::top_level_string(body, "id");
+  if (!id) {
+    return bad_answer("job", id.error());
+  }
+  auto canonical = canonical_job_id(*id);
+  if (!canonical || *canonical != *id) {
+    return bad_answer("job", Error::make(hr::EInvalidArg, "\"id\" is not a job id: " + *id));
+  }
+  out = std::move(*id);
+  return std::nullopt;
+}
+
 Outcome decode_job_list(std::string_view body, std::vector<JobInfo>& out) {
   proto::JobList list;
   if (auto failed = decode_as(body, "job list", list)) {

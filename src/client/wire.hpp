@@ -47,6 +47,9 @@ struct Health {
 };
 Outcome decode_health(std::string_view body, Health& out);
 Outcome decode_job(std::string_view body, JobInfo& out);
+/// Only the canonical "id" of a job answer, without decoding the rest (create, submit and get
+/// need nothing else).
+Outcome decode_job_id(std::string_view body, std::string& out);
 Outcome decode_job_list(std::string_view body, std::vector<JobInfo>& out);
 Outcome decode_file_list(std::string_view body, std::vector<FileInfo>& out);
 Outcome decode_error_info(std::string_view body, ErrorInfo& out);

@@ -4,6 +4,8 @@
 
 #include <initializer_list>
 #include <limits>
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace bgcopy::proto {
@@ -503,6 +505,96 @@ Result<Json> parse_json(std::string_view text) {
   } catch (const Json::exception& e) {
     return Error::make(hr::EInvalidArg, std::string("malformed JSON: ") + e.what());
   }
+}
+
+namespace {
+
+/// nlohmann SAX handler that keeps one string member of the top-level object and skips the
+/// rest. Every callback returns true (go on) except parse_error.
+class TopLevelString {
+ public:
+  explicit TopLevelString(std::string_view key) : key_(key) {}
+
+  bool null() { return value(); }
+  bool boolean(bool /*v*/) { return value(); }
+  bool number_integer(Json::number_integer_t /*v*/) { return value(); }
+  bool number_unsigned(Json::number_unsigned_t /*v*/) { return value(); }
+  bool number_float(Json::number_float_t /*v*/, const Json::string_t& /*s*/) { return value(); }
+  bool binary(Json::binary_t& /*v*/) { return value(); }
+  bool string(Json::string_t& v) {
+    if (depth_ == 1 && at_key_) {
+      found_ = std::move(v);
+    }
+    return value();
+  }
+  bool start_object(std::size_t /*n*/) {
+    top_is_object_ = top_is_object_ || depth_ == 0;
+    ++depth_;
+    at_key_ = false;
+    return true;
+  }
+  bool key(Json::string_t& k) {
+    at_key_ = depth_ == 1 && k == key_;
+    return true;
+  }
+  bool end_object() { return end(); }
+  bool start_array(std::size_t /*n*/) {
+    ++depth_;
+    at_key_ = false;
+    return true;
+  }
+  bool end_array() { return end(); }
+  bool parse_error(std::size_t /*pos*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& e) {
+    error_ = e.what();
+    return false;
+  }
+
+  [[nodiscard]] bool top_is_object() const { return top_is_object_; }
+  std::optional<std::string>& found() { return found_; }
+  [[nodiscard]] const std::string& error() const { return error_; }
+
+ private:
+  bool value() {
+    at_key_ = false;
+    return true;
+  }
+  bool end() {
+    --depth_;
+    at_key_ = false;
+    return true;
+  }
+
+  std::string_view key_;
+  int depth_ = 0;
+  bool at_key_ = false;
+  bool top_is_object_ = false;
+  std::optional<std::string> found_;
+  std::string error_;
+};
+
+}  // namespace
+
+Result<std::string> top_level_string(std::string_view text, std::string_view key) {
+  if (too_deep(text)) {
+    return Error::make(hr::EInvalidArg,
+                       "malformed JSON: nested deeper than " + std::to_string(kMaxDepth));
+  }
+  TopLevelString handler(key);
+  bool ok = false;
+  try {
+    ok = Json::sax_parse(text.begin(), text.end(), &handler);
+  } catch (const Json::exception& e) {
+    return Error::make(hr::EInvalidArg, std::string("malformed JSON: ") + e.what());
+  }
+  if (!ok) {
+    return Error::make(hr::EInvalidArg, "malformed JSON: " + handler.error());
+  }
+  if (!handler.top_is_object() || !handler.found()) {
+    return Error::make(hr::EInvalidArg,
+                       "malformed JSON: no string member \"" + std::string(key) + "\"");
+  }
+  return std::move(*handler.found());
 }
 
 std::string dump(const Json& j) {

@@ -87,6 +87,12 @@ struct FileList {
 /// garbage or an empty body.
 Result<Json> parse_json(std::string_view text);
 
+/// The value of the string member `key` of the top-level object, read without building a tree
+/// (a client that only needs a new job's id should not pay for decoding the whole job).
+/// E_INVALIDARG "malformed JSON: ..." as parse_json, or when the document is not an object or
+/// has no such string member.
+Result<std::string> top_level_string(std::string_view text, std::string_view key);
+
 /// Compact JSON text. Invalid UTF-8 in strings is replaced by U+FFFD rather than failing.
 std::string dump(const Json& j);
 

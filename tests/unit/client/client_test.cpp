@@ -306,6 +306,20 @@ TEST_F(ClientTest, UnreadableAnswersAreInvalidServerResponse) {
   EXPECT_EQ(sub.code(), hr::BgEInvalidServerResponse) << sub.status().to_string();
 }
 
+TEST_F(ClientTest, AJobAnswerMustNameACanonicalJobId) {
+  serve([](const FakeService::Request& r) {
+    if (r.target == "/v1/jobs") return FakeService::json(200, R"({"id": "not-a-guid"})");
+    // A nested "id" is not the job's.
+    return FakeService::json(200, R"({"file": {"id": "{C775D194-090F-431F-B5FB-8334D00D1CB6}"}})");
+  });
+  auto m = connect();
+  auto created = m.create_job("x");
+  EXPECT_EQ(created.code(), hr::BgEInvalidServerResponse) << created.status().to_string();
+  EXPECT_NE(created.message().find("not-a-guid"), std::string::npos) << created.message();
+  auto job = m.get_job(kId);
+  EXPECT_EQ(job.code(), hr::BgEInvalidServerResponse) << job.status().to_string();
+}
+
 TEST_F(ClientTest, EnumJobsJsonPassesTheListOnAsTheServiceWroteIt) {
   const std::string list = R"([{"id":"x","files":[]},{"id":"y","files":[]}])";
   serve([&](const FakeService::Request& r) {

@@ -47,6 +47,28 @@ JobInfo sample_job() {
   return j;
 }
 
+TEST(ProtoJsonTest, TopLevelStringReadsOneMemberOfTheTopObject) {
+  const std::string job = dump(to_json(sample_job()));
+  auto id = top_level_string(job, "id");
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(*id, sample_job().id);
+  // Members of nested objects and arrays do not count, wherever they come.
+  auto top = top_level_string(R"({"a":{"id":"inner"},"b":[{"id":"x"}],"id":"outer"})", "id");
+  ASSERT_TRUE(top.ok()) << top.error().message;
+  EXPECT_EQ(*top, "outer");
+}
+
+TEST(ProtoJsonTest, TopLevelStringRefusesWhatHasNoSuchStringMember) {
+  for (const std::string_view text :
+       {R"({"id": 5})", R"({"a":{"id":"inner"}})", R"([{"id":"x"}])", R"("id")", R"({})",
+        R"({"id":"x"} trailing)", R"({"id":"x")", "", R"({"id":null})"}) {
+    auto id = top_level_string(text, "id");
+    ASSERT_FALSE(id.ok()) << text;
+    EXPECT_EQ(id.error().code, hr::EInvalidArg) << text;
+    EXPECT_NE(id.error().message.find("malformed JSON"), std::string::npos) << text;
+  }
+}
+
 TEST(ProtoJsonTest, JobInfoRoundTrips) {
   const JobInfo in = sample_job();
   const Json j = to_json(in);
