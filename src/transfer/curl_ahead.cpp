@@ -172,6 +172,20 @@ CurlTransfer::Loop::Ahead* CurlTransfer::Loop::find_ahead(const JobId& job, std:
   return &it->second;
 }
 
+bool CurlTransfer::Loop::has_other_ahead(const JobId& job, std::uint32_t index) const {
+  // The job has other files in its window (running, or finished and waiting for their turn):
+  // the engine asks for them next and the window moves on, so more final syncs follow. Only a
+  // hint: a wrong guess costs the wait of one gathering (kGatherSyncs). The job's last files
+  // are listed with nothing after them, so the window empties and the last sync is not held.
+  const auto w = ahead_.find(job);
+  if (w == ahead_.end()) {
+    return false;
+  }
+  return std::any_of(w->second.files.begin(), w->second.files.end(), [&](const auto& entry) {
+    return entry.first != index && entry.second.t && !entry.second.gave_up;
+  });
+}
+
 ActiveTransfer* CurlTransfer::Loop::find_serial(const JobId& job, std::uint64_t serial) {
   if (const auto it = transfers_.find(job);
       it != transfers_.end() && it->second->serial == serial) {

@@ -4,6 +4,7 @@
 #include "base/thread_name.hpp"
 #include "base/unique_fd.hpp"
 #include "fs/access.hpp"
+#include "fs/batch_sync.hpp"
 #include "fs/credentials.hpp"
 #include "transfer/curl_handles.hpp"
 #include "transfer/curl_loop.hpp"
@@ -227,7 +228,7 @@ bool CurlTransfer::Loop::submit_sync(const JobId& job, std::uint64_t serial, Syn
 }
 
 bool CurlTransfer::Loop::submit_final_sync(const JobId& job, FinalSync which, UniqueFd& fd,
-                                           std::uint64_t bytes) {
+                                           std::uint64_t bytes, bool more_coming) {
   {
     std::lock_guard lock(sync_mu_);
     if (sync_quit_ || sync_queue_.size() >= kMaxQueuedSyncs) {
@@ -238,6 +239,7 @@ bool CurlTransfer::Loop::submit_final_sync(const JobId& job, FinalSync which, Un
     task.sync.fd = std::move(fd);
     task.sync.bytes = bytes;
     task.final_sync = std::move(which);
+    task.more_coming = more_coming;
     sync_queue_.push_back(std::move(task));
   }
   sync_cv_.notify_one();
@@ -258,8 +260,9 @@ void CurlTransfer::Loop::flush_final_syncs() {
 
 void CurlTransfer::Loop::run_syncer() {
   set_thread_name("bgcopy-sync");
+  std::vector<SyncTask> batch;
   for (;;) {
-    SyncTask task;
+    batch.clear();
     {
       std::unique_lock lock(sync_mu_);
       sync_cv_.wait(lock, [this] { return sync_quit_ || !sync_queue_.empty(); });
@@ -268,33 +271,73 @@ void CurlTransfer::Loop::run_syncer() {
         sync_queue_.clear();
         return;
       }
-      task = std::move(sync_queue_.front());
-      sync_queue_.pop_front();
+      // A run of final syncs at the front is taken together: fs::sync_all flushes them with
+      // one syncfs. While the newest says more files of its job are coming, it waits for them
+      // a moment (kGatherSyncs). Checkpoint syncs and flush markers keep their place in the
+      // order and end the gathering.
+      take_syncs(batch);
+      const auto deadline = std::chrono::steady_clock::now() + kGatherSyncs;
+      while (batch.back().final_sync && batch.back().more_coming &&
+             batch.size() < kMaxGatheredSyncs && sync_queue_.empty() && !sync_quit_) {
+        if (sync_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+          break;
+        }
+        if (!sync_queue_.empty() && sync_queue_.front().final_sync) {
+          take_syncs(batch);
+        }
+      }
+      if (!sync_queue_.empty() && sync_queue_.front().final_sync && batch.back().final_sync) {
+        take_syncs(batch);
+      }
     }
-    if (task.flush) {
+    SyncTask& first = batch.front();
+    if (first.flush) {
       // Every sync queued before the marker has run and posted its SyncDone: the transfer
       // thread reaches this command after them, so their Synced events are out when it answers.
       Command flush;
       flush.kind = Command::Kind::Flush;
       flush.flushed = true;
-      flush.reply = std::move(task.reply);
+      flush.reply = std::move(first.reply);
       post(std::move(flush));
       continue;
     }
-    // A finished file was sealed (mode, mtime): fsync makes that durable with its data.
-    const int err =
-        task.final_sync ? fsync_errno(task.sync.fd.get()) : datasync_errno(task.sync.fd.get());
-    task.sync.fd.reset();
-    Command done;
-    done.kind = Command::Kind::SyncDone;
-    done.job = task.job;
-    done.serial = task.serial;
-    done.generation = task.sync.generation;
-    done.bytes = task.sync.bytes;
-    done.err = err;
-    done.final_sync = std::move(task.final_sync);
-    post(std::move(done));
+    // A finished file was sealed (mode, mtime): fsync (or a syncfs covering it) makes that
+    // durable with its data. A checkpoint needs only its data.
+    std::vector<int> errs;
+    if (!first.final_sync) {
+      errs.push_back(datasync_errno(first.sync.fd.get()));
+    } else if (batch.size() == 1) {
+      errs.push_back(fsync_errno(first.sync.fd.get()));
+    } else {
+      std::vector<int> fds;
+      fds.reserve(batch.size());
+      for (const SyncTask& t : batch) fds.push_back(t.sync.fd.get());
+      errs = fs::sync_all(fds);
+    }
+    std::vector<Command> done(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      SyncTask& task = batch[i];
+      task.sync.fd.reset();
+      Command& c = done[i];
+      c.kind = Command::Kind::SyncDone;
+      c.job = task.job;
+      c.serial = task.serial;
+      c.generation = task.sync.generation;
+      c.bytes = task.sync.bytes;
+      c.err = errs[i];
+      c.final_sync = std::move(task.final_sync);
+    }
+    post_all(std::move(done));
   }
+}
+
+void CurlTransfer::Loop::take_syncs(std::vector<SyncTask>& batch) {
+  // sync_mu_ held. The front task, then (after a final sync) the final syncs right behind it.
+  do {
+    batch.push_back(std::move(sync_queue_.front()));
+    sync_queue_.pop_front();
+  } while (batch.back().final_sync && batch.size() < kMaxGatheredSyncs && !sync_queue_.empty() &&
+           sync_queue_.front().final_sync);
 }
 
 void CurlTransfer::Loop::emit(engine::TransferEvent ev) {
@@ -345,6 +388,14 @@ void CurlTransfer::Loop::post(Command command) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(command));
+  }
+  curl_multi_wakeup(multi_.get());
+}
+
+void CurlTransfer::Loop::post_all(std::vector<Command> commands) {
+  {
+    std::lock_guard lock(mu_);
+    for (Command& c : commands) queue_.push_back(std::move(c));
   }
   curl_multi_wakeup(multi_.get());
 }
@@ -499,7 +550,8 @@ void CurlTransfer::Loop::arm(ActiveTransfer& t) {
   // adopted by then.
   t.session.set_final_sync([this, tp = &t, job = r.job, index = r.file_index,
                             path = r.file.spec.local_path](UniqueFd& fd, std::uint64_t bytes) {
-    return submit_final_sync(job, FinalSync{tp->transfer_id, index, path, tp->serial}, fd, bytes);
+    return submit_final_sync(job, FinalSync{tp->transfer_id, index, path, tp->serial}, fd, bytes,
+                             has_other_ahead(job, index));
   });
   t.limiter.set_rate(r.max_recv_bps, mono_now());
 }

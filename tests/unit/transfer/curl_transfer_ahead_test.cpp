@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -133,6 +134,34 @@ TEST_F(AheadTest, FilesAheadAreFetchedMeanwhileAndReportedOnlyWhenAskedFor) {
     synced += e.kind == Kind::Synced ? 1 : 0;
   }
   EXPECT_LE(synced, 4U);
+}
+
+TEST_F(AheadTest, EveryFileOfABurstIsSyncedAndReportedOnce) {
+  // Forty small files, each asked for as soon as the previous one ended: their final syncs
+  // queue up behind each other and the syncer flushes them in batches (fs::sync_all). Each file
+  // is still reported durable exactly once, under its own id, without error.
+  constexpr std::uint32_t kFiles = 40;
+  for (std::uint32_t i = 0; i < kFiles; ++i) publish(i);
+  for (std::uint32_t i = 0; i < kFiles; ++i) {
+    const std::uint64_t id = 100 + i;
+    xfer_->start(request(i, id, std::min(i + 8, kFiles - 1)));
+    const auto done = wait_final(id);
+    ASSERT_EQ(done.kind, Kind::FileDone) << (done.error ? done.error->message : "");
+  }
+  xfer_->flush_final_syncs();
+  for (std::uint32_t i = 0; i < kFiles; ++i) {
+    const std::uint64_t id = 100 + i;
+    std::size_t durable = 0;
+    for (const auto& e : log_.events()) {
+      if (e.transfer_id != id) continue;
+      EXPECT_EQ(e.file_index, i);
+      EXPECT_FALSE(e.error) << name(i) << ": " << e.error->message;
+      const bool durable_done = e.kind == Kind::FileDone && e.durable;
+      durable += durable_done || e.kind == Kind::Synced ? 1 : 0;
+    }
+    EXPECT_EQ(durable, 1U) << name(i) << " was not reported durable exactly once";
+    EXPECT_EQ(read_file(staging_file(request(i, id, i))), content(i));
+  }
 }
 
 TEST_F(AheadTest, StopDropsTheFilesFetchedAhead) {
