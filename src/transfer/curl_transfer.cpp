@@ -286,8 +286,9 @@ void CurlTransfer::Loop::run_syncer() {
           take_syncs(batch);
         }
       }
-      if (!sync_queue_.empty() && sync_queue_.front().final_sync && batch.back().final_sync) {
-        take_syncs(batch);
+      if (batch.back().final_sync && batch.size() < kMaxGatheredSyncs && !sync_queue_.empty() &&
+          sync_queue_.front().final_sync) {
+        take_syncs(batch);  // what came in while the last wait timed out
       }
     }
     SyncTask& first = batch.front();
