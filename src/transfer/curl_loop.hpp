@@ -133,8 +133,8 @@ class CurlTransfer::Loop {
     std::uint64_t serial = 0;
     SyncJob sync;
     std::optional<FinalSync> final_sync;
-    // Final sync of a file whose job has later files fetched ahead: more final syncs follow
-    // soon, so the syncer may wait a moment to flush them together.
+    // Final sync of a file whose job has other files in its ahead window (has_other_ahead):
+    // more final syncs follow soon, so the syncer may wait a moment to flush them together.
     bool more_coming = false;
     bool flush = false;
     std::promise<std::optional<std::uint64_t>> reply;  // flush only
