@@ -45,6 +45,12 @@ bool syncfs_covers_files(long fs_type) {
 
 std::vector<int> sync_all(std::span<const int> fds, const SyncCalls& calls) {
   std::vector<int> result(fds.size(), 0);
+  if (fds.size() < 2) {  // nothing to share a syncfs with: no need to look at the filesystem
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      result[i] = retry_errno([&] { return calls.fsync(fds[i]); });
+    }
+    return result;
+  }
   // Files that syncfs may cover, by device; everything else is synced one by one.
   std::map<dev_t, std::vector<std::size_t>> by_device;
   std::vector<std::size_t> one_by_one;

@@ -307,8 +307,6 @@ void CurlTransfer::Loop::run_syncer() {
     std::vector<int> errs;
     if (!first.final_sync) {
       errs.push_back(datasync_errno(first.sync.fd.get()));
-    } else if (batch.size() == 1) {
-      errs.push_back(fsync_errno(first.sync.fd.get()));
     } else {
       std::vector<int> fds;
       fds.reserve(batch.size());

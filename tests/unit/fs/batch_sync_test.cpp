@@ -104,6 +104,13 @@ TEST_F(BatchSyncTest, AFailedSyncfsFallsBackToOneFsyncPerFileWhichNamesTheFailur
   EXPECT_EQ(fake.fsynced, (std::vector<int>{10, 11, 12}));
 }
 
+TEST_F(BatchSyncTest, ASingleFileIsFsyncedWithoutLookingAtItsFilesystem) {
+  // fd 10 is unknown to the fake: a stat of it would throw.
+  EXPECT_EQ(sync_all(std::vector<int>{10}, kFakeCalls), std::vector<int>{0});
+  EXPECT_EQ(fake.fsynced, std::vector<int>{10});
+  EXPECT_TRUE(fake.syncfsed.empty());
+}
+
 TEST_F(BatchSyncTest, InterruptedCallsAreRetried) {
   fake.files = {{10, {1, TMPFS_MAGIC}}, {11, {1, TMPFS_MAGIC}}, {12, {2, kNfs}}};
   fake.eintr_left = 2;  // the syncfs, twice
