@@ -113,15 +113,6 @@ class EventLog {
         },
         deadline);
   }
-  /// Waits for FileDone or Failed.
-  bool wait_final(std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-    return wait_for(
-        [](const auto& evs) {
-          return !evs.empty() &&
-                 (evs.back().kind == Kind::FileDone || evs.back().kind == Kind::Failed);
-        },
-        deadline);
-  }
   std::vector<engine::TransferEvent> events() const {
     std::lock_guard lock(mu_);
     return events_;
