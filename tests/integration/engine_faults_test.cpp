@@ -53,14 +53,26 @@ TEST_F(EngineFaults, ServiceUnavailableIsTransientThenRecovers) {
   p.min_retry_delay_s = 1;
   ASSERT_TRUE(h.set(id, p).ok());
   ASSERT_TRUE(h.resume(id).ok());
-  ASSERT_TRUE(h.wait_state(id, JobState::TransientError));
-  auto rec = h.get(id);
+  // The record and the error are read in one engine call: the state lasts only until the retry
+  // (1 s), which a test thread stalled by a sanitizer could miss between two calls.
+  engine::JobRecord rec;
+  bool error_readable = false;
+  ASSERT_TRUE(h.wait_for(id, [&](const engine::JobRecord&) {
+    return h.call([&](engine::Engine& e) {
+      auto job = e.get_job(h.me(), id);
+      if (!job.ok() || job->record.state != JobState::TransientError) {
+        return false;
+      }
+      rec = job->record;
+      error_readable = e.get_error(h.me(), id).ok();
+      return true;
+    });
+  }));
   ASSERT_TRUE(rec.error.has_value());
   EXPECT_EQ(rec.error->error.code, hresult_from_http(503));
   EXPECT_EQ(rec.error->error.code, 0x801901F7u);
   ASSERT_TRUE(rec.retry_at.has_value());
-  auto err = h.call([&](engine::Engine& e) { return e.get_error(h.me(), id); });
-  ASSERT_TRUE(err.ok());
+  EXPECT_TRUE(error_readable);
   ASSERT_TRUE(h.wait_state(id, JobState::Transferred, std::chrono::seconds(30)));
   EXPECT_EQ(h.get(id).error_count, 2u);
   ASSERT_TRUE(h.complete(id).ok());

@@ -49,9 +49,8 @@ TEST_F(DiskFull, DestinationFullIsTransientKeepsTheDataAndFinishesWhenSpaceRetur
   p.min_retry_delay_s = 1;
   ASSERT_TRUE(h.set(id, p).ok());
   ASSERT_TRUE(h.resume(id).ok());
-  ASSERT_TRUE(h.wait_state(id, JobState::TransientError));
-
-  const auto rec = h.get(id);
+  engine::JobRecord rec;  // as seen in TRANSIENT_ERROR: it lasts only until the retry (1 s)
+  ASSERT_TRUE(h.wait_state(id, JobState::TransientError, std::chrono::seconds(30), &rec));
   ASSERT_TRUE(rec.error.has_value());
   EXPECT_EQ(rec.error->error.code, hresult_from_errno(ENOSPC));
   EXPECT_EQ(rec.error->error.code, 0xC0D0001Cu);

@@ -125,8 +125,10 @@ TEST(StoreFault, ReadOnlyDatabaseWhileRunningNeverReportsAnUnrecordedFinish) {
   ASSERT_EQ(lock.set(true), 0);
 
   // The finished file cannot be recorded: the job must not claim TRANSFERRED.
-  ASSERT_TRUE(h.wait_state(a, JobState::TransientError, std::chrono::seconds(20)));
-  EXPECT_EQ(h.get(a).error->error.context, ErrorContext::GeneralQueueManager);
+  engine::JobRecord seen;  // as seen in TRANSIENT_ERROR: it lasts only until the retry (1 s)
+  ASSERT_TRUE(h.wait_state(a, JobState::TransientError, std::chrono::seconds(20), &seen));
+  ASSERT_TRUE(seen.error.has_value());
+  EXPECT_EQ(seen.error->error.context, ErrorContext::GeneralQueueManager);
   // Retries while the database stays read-only fail the same way; none may skip to TRANSFERRED
   // on the strength of the unrecorded finish.
   ASSERT_TRUE(h.wait_for(

@@ -85,10 +85,13 @@ class ServiceHarness {
   }
   engine::JobState state(const JobId& id) { return get(id).state; }
 
-  /// Waits until pred(job) holds; on timeout reports the job's state.
+  /// Waits until pred(job) holds; on timeout reports the job's state. `seen` receives the
+  /// record pred accepted: a state that lasts only a moment (TRANSIENT_ERROR until its retry)
+  /// may be gone by the next get().
   template <class Pred>
-  ::testing::AssertionResult wait_for(
-      const JobId& id, Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
+  ::testing::AssertionResult wait_for(const JobId& id, Pred pred,
+                                      std::chrono::milliseconds deadline = std::chrono::seconds(30),
+                                      engine::JobRecord* seen = nullptr) {
     engine::JobRecord last;
     bool ok = wait_until(
         [&] {
@@ -96,7 +99,10 @@ class ServiceHarness {
           return pred(last);
         },
         deadline);
-    if (ok) return ::testing::AssertionSuccess();
+    if (ok) {
+      if (seen != nullptr) *seen = last;
+      return ::testing::AssertionSuccess();
+    }
     auto out = ::testing::AssertionFailure();
     out << "job stuck in " << engine::to_string(last.state) << " bytes "
         << last.bytes_transferred();
@@ -107,9 +113,10 @@ class ServiceHarness {
   }
   ::testing::AssertionResult wait_state(
       const JobId& id, engine::JobState s,
-      std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
+      std::chrono::milliseconds deadline = std::chrono::seconds(30),
+      engine::JobRecord* seen = nullptr) {
     return wait_for(
-        id, [s](const engine::JobRecord& r) { return r.state == s; }, deadline);
+        id, [s](const engine::JobRecord& r) { return r.state == s; }, deadline, seen);
   }
 
   std::string dest(const std::string& name) const { return (dest_ / name).string(); }
