@@ -34,6 +34,9 @@ COMMANDS = {
         "them (staging file, fdatasync, rename, directory fsync), one at a time "
         "(`bench/durable_copy.py`): the floor of the durability promise",
         "durable-copy-8": "the same with 8 threads: what overlapping the flushes would buy",
+        "curl-durable": "not a rival: `curl --parallel` into a fresh directory, one `syncfs`, "
+        "the directory renamed into place and its parent flushed (`bench/curl_durable.sh`): "
+        "the least any downloader must add to curl to keep bgcopy's promise",
     },
     "slow": {
         "bgcopy": "`bgcopy transfer` (one connection)",

@@ -5,7 +5,8 @@
 #          the segmented-download config), curl -o, wget, aria2c -x1, aria2c -x8 -s8
 #   small  one job of 1,000 x 16 KiB: bgcopy create/add-set/resume/wait/complete, aria2c -i,
 #          curl --parallel, wget -i; and, as a yardstick rather than a rival, the same files
-#          copied locally with bgcopy's flushes (bench/durable_copy.py, 1 and 8 threads)
+#          copied locally with bgcopy's flushes (bench/durable_copy.py, 1 and 8 threads), and
+#          curl --parallel plus the least that keeps bgcopy's promise (bench/curl_durable.sh)
 #   slow   one file from a location throttled per connection (nginx limit_rate): where several
 #          connections help. bgcopy single, bgcopy multi (when bgcopyd accepts the config),
 #          curl -o, aria2c -x8 -s8
@@ -107,11 +108,13 @@ curl -sf -o /dev/null "$base/big.bin" -r 0-0 || { note "nginx does not serve $ba
 
 # List files of the small case, one per tool's syntax, each writing into $dest/small.
 urls="$bench_work/small.urls" curlcfg="$bench_work/small.curl" setlist="$bench_work/small.set"
-: >"$urls" && : >"$curlcfg" && : >"$setlist"
+stagedcfg="$bench_work/small.staged.curl"  # curl_durable.sh: into $dest/small.staging/
+: >"$urls" && : >"$curlcfg" && : >"$setlist" && : >"$stagedcfg"
 for ((i = 0; i < small_n; i++)); do
   printf -v name 'f%04d.bin' "$i"
   echo "$base/small/$name" >>"$urls"
   printf 'url = "%s"\noutput = "%s"\n' "$base/small/$name" "$dest/small/$name" >>"$curlcfg"
+  printf 'url = "%s"\noutput = "%s"\n' "$base/small/$name" "$dest/small.staging/$name" >>"$stagedcfg"
   echo "$base/small/$name $dest/small/$name" >>"$setlist"
 done
 cat >"$bench_work/bgcopy_set.sh" <<EOF
@@ -229,6 +232,7 @@ run_small() { # TOOL RUN
     wget) tool_timed wget -q -i "$urls" -P "$dest/small" ;;
     durable-copy-1) tool_timed python3 "$here/durable_copy.py" "$www/small" "$dest/small" 1 ;;
     durable-copy-8) tool_timed python3 "$here/durable_copy.py" "$www/small" "$dest/small" 8 ;;
+    curl-durable) tool_timed bash "$here/curl_durable.sh" "$stagedcfg" "$dest/small" ;;
   esac
   check_small "$1"
   record small "$1" "$2" $((small_n * small_kib << 10)) "$small_n" "$res" "$daemon"
@@ -276,7 +280,8 @@ if [ -z "$multi_note" ]; then
   slow_tools+=(bgcopy-multi)
 fi
 [[ $cases == *" big "* ]] && run_case big "${big_tools[@]}"
-[[ $cases == *" small "* ]] && run_case small bgcopy curl aria2c wget durable-copy-1 durable-copy-8
+[[ $cases == *" small "* ]] && run_case small bgcopy curl aria2c wget durable-copy-1 durable-copy-8 \
+  curl-durable
 [[ $cases == *" slow "* ]] && run_case slow "${slow_tools[@]}"
 
 # --- 100,000 jobs (bench/jobs.sh, the lead's) -------------------------------------------------
