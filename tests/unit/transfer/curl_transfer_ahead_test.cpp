@@ -189,8 +189,11 @@ TEST_F(AheadTest, StopDropsTheFilesFetchedAhead) {
 
 TEST_F(AheadTest, AFailureAheadIsNeverReplayedTheFileIsFetchedAfreshInItsTurn) {
   publish(0);
-  // File 1 does not exist yet: fetched ahead, it gets a 404.
-  xfer_->start(request(0, 1, 1));
+  // File 1 does not exist yet: fetched ahead, it gets a 404. File 0 is paced to take ~0.3 s
+  // (nginx lets one second's worth through at once, then paces), so the curl thread has read
+  // that 404 (and given the file up) long before file 0 ends; a start() that came while the
+  // 404 was still unread would legitimately adopt the fetch.
+  xfer_->start(request(0, 1, 1, "?limit_rate=15000"));
   ASSERT_EQ(wait_final(1).kind, Kind::FileDone);
   ASSERT_EQ(requests_for(1, 1), 1U);
   publish(1);
@@ -204,7 +207,12 @@ TEST_F(AheadTest, AFailureAheadIsNeverReplayedTheFileIsFetchedAfreshInItsTurn) {
 
 TEST_F(AheadTest, AFileLargerThanTheLimitIsLeftForItsTurn) {
   publish(0);
-  const auto big = pattern(4 * kLimit, 5);
+  // Far more than the socket buffers hold unread (send buffer at most 4 MiB here, the receive
+  // window small while nobody reads): nginx logs the request ahead only once the curl thread
+  // has given it up and closed it. (A file nginx could send whole would be logged while its
+  // headers still waited for the curl thread; a start() in that moment legitimately adopts the
+  // fetch in flight, and the file takes one request, not two. That failed a loaded ASan run.)
+  const auto big = pattern(64 * kLimit, 5);
   publish(1, big);
   xfer_->start(request(0, 1, 1));
   ASSERT_EQ(wait_final(1).kind, Kind::FileDone);
